@@ -1,0 +1,93 @@
+# Shared functions for the demos in scripts/demos/. Sourced by scripts/demo.sh, not run alone.
+#
+# A demo starts servers with `start_server`, runs clients with `run_client`, and ends with
+# `stop_server`, which stops every server with SIGINT (what Ctrl-C sends) and prints its log.
+# Each side's lines are labelled, so you can tell who printed what.
+
+BIN_DIR=${WORKBOOK_BIN_DIR:-}
+WORK_DIR=$(mktemp -d)
+SERVER_PIDS=()
+SERVER_NAMES=()
+
+cleanup() {
+    local pid
+    for pid in "${SERVER_PIDS[@]}"; do
+        kill -KILL "$pid" 2>/dev/null || true
+    done
+    rm -rf "$WORK_DIR"
+}
+trap cleanup EXIT
+
+say() { printf '== %s\n' "$*"; }
+fail() { printf 'demo failed: %s\n' "$*" >&2; exit 1; }
+
+# Build the binaries once, unless the caller (a test) already points at them.
+ensure_built() {
+    if [[ -z "$BIN_DIR" ]]; then
+        cargo build --quiet --bins || fail "cargo build failed"
+        BIN_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/debug"
+    fi
+}
+
+# start_server LABEL BINARY ARGS...: starts a server, waits (at most 10 s) for its first line
+# and sets SERVER_ADDR to the address at the end of it (`Listening on 127.0.0.1:41234`).
+start_server() {
+    local label=$1 binary=$2
+    shift 2
+    ensure_built
+    local log="$WORK_DIR/$label.log" fifo="$WORK_DIR/$label.fifo"
+    mkfifo "$fifo"
+    "$BIN_DIR/$binary" "$@" >"$fifo" 2>&1 &
+    SERVER_PIDS+=("$!")
+    SERVER_NAMES+=("$label")
+    # Read the first line straight from the pipe (no polling), then copy the rest to the log.
+    local first
+    exec {fd}<"$fifo"
+    IFS= read -r -t 10 first <&"$fd" || fail "$binary printed no first line within 10 s"
+    printf '%s\n' "$first" >"$log"
+    cat <&"$fd" >>"$log" &
+    exec {fd}<&-
+    SERVER_ADDR=${first##* }
+    say "started $binary as '$label': $first"
+}
+
+# run_client LABEL BINARY ARGS...: runs a client to the end (at most 10 s), labelling its output.
+run_client() {
+    local label=$1 binary=$2
+    shift 2
+    ensure_built
+    say "running $binary $*"
+    local status=0
+    timeout 10 "$BIN_DIR/$binary" "$@" >"$WORK_DIR/client.out" 2>&1 || status=$?
+    sed "s/^/$label | /" "$WORK_DIR/client.out"
+    [[ $status -eq 0 ]] || fail "$binary exited with status $status"
+}
+
+# wait_for_log LABEL TEXT [COUNT]: waits (at most 5 s) until the server's log has COUNT lines
+# (default 1) containing TEXT, so that its log is complete before we stop it.
+wait_for_log() {
+    local label=$1 text=$2 count=${3:-1} tries=0
+    until [[ $(grep -cF -- "$text" "$WORK_DIR/$label.log") -ge $count ]]; do
+        tries=$((tries + 1))
+        [[ $tries -le 100 ]] || fail "'$label' never printed \"$text\""
+        sleep 0.05
+    done
+}
+
+# stop_servers: sends SIGINT to every server, waits for each to exit, prints each log labelled.
+stop_servers() {
+    local i pid status
+    for i in "${!SERVER_PIDS[@]}"; do
+        pid=${SERVER_PIDS[$i]}
+        say "stopping '${SERVER_NAMES[$i]}' with SIGINT (Ctrl-C)"
+        kill -INT "$pid"
+        status=0
+        wait "$pid" || status=$?
+        [[ $status -eq 0 ]] || fail "'${SERVER_NAMES[$i]}' exited with status $status"
+    done
+    wait # the log copiers end when the servers do
+    for i in "${!SERVER_NAMES[@]}"; do
+        sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
+    done
+    SERVER_PIDS=()
+}

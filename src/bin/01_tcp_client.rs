@@ -1,0 +1,99 @@
+//! 01_tcp_client: the TCP client of the notes.
+//!
+//! It connects to the hello server of chapter 02, prints the server's welcome, sends each name
+//! and prints each reply, then sends `exit` and closes the connection.
+//!
+//! Start the server first, then the client, in two terminals:
+//!
+//! ```text
+//! terminal 1$ cargo run --bin 02_tcp_server
+//! terminal 2$ cargo run --bin 01_tcp_client
+//! Welcome!
+//! Hello, Michael!
+//! Hello, Tracy!
+//! Hello, Sarah!
+//! ```
+//!
+//! or both at once, labelled: `scripts/demo.sh 01`. Other names go after the address:
+//! `cargo run --bin 01_tcp_client -- 127.0.0.1:9999 Ada Linus`.
+
+use std::io::{ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use socket_workbook::{Args, report};
+
+const USAGE: &str = "\
+usage: 01_tcp_client [ADDR] [NAME...]
+
+  ADDR    IP:PORT of the server (default 127.0.0.1:9999)
+  NAME    names to send (default: Michael Tracy Sarah)
+
+Start 02_tcp_server first.
+";
+
+fn main() -> ExitCode {
+    report(run())
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = Args::from_env(USAGE);
+    let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
+    let mut names = args.rest();
+    args.finish();
+    if names.is_empty() {
+        names = vec!["Michael".into(), "Tracy".into(), "Sarah".into()];
+    }
+
+    // ANCHOR: connect
+    // Python: s = socket.socket(AF_INET, SOCK_STREAM); s.connect(('127.0.0.1', 9999))
+    // Rust creates the socket and connects it in one call.
+    let mut stream = TcpStream::connect(addr).map_err(|e| {
+        anyhow!("could not connect to {addr}: {e}; is 02_tcp_server running there?")
+    })?;
+    // Without a timeout, a server that never answers would make us wait forever.
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .map_err(|e| anyhow!("could not set a read timeout: {e}"))?;
+    // ANCHOR_END: connect
+
+    // ANCHOR: exchange
+    // Python: print(s.recv(1024).decode('utf-8'))
+    println!("{}", receive(&mut stream)?);
+    for name in &names {
+        // Python: s.send(data). `write_all` keeps writing until every byte is sent.
+        stream
+            .write_all(name.as_bytes())
+            .map_err(|e| anyhow!("could not send {name:?} to {addr}: {e}"))?;
+        // Wait for the reply before sending the next name: see chapter 02 for why.
+        println!("{}", receive(&mut stream)?);
+    }
+    // Python: s.send(b'exit'); s.close()
+    stream
+        .write_all(b"exit")
+        .map_err(|e| anyhow!("could not send \"exit\" to {addr}: {e}"))?;
+    drop(stream); // closing is dropping: the socket is closed when `stream` goes away
+    // ANCHOR_END: exchange
+    Ok(())
+}
+
+// ANCHOR: receive
+/// Reads one message: whatever one `read` of up to 1024 bytes returns, as the notes do.
+fn receive(stream: &mut TcpStream) -> anyhow::Result<String> {
+    let mut buffer = [0u8; 1024];
+    let n = match stream.read(&mut buffer) {
+        Ok(n) => n,
+        // On Linux an expired read timeout shows up as WouldBlock, elsewhere as TimedOut.
+        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+            bail!("no answer from the server within 5 seconds")
+        }
+        Err(e) => bail!("could not read from the server: {e}"),
+    };
+    if n == 0 {
+        bail!("the server closed the connection before answering");
+    }
+    Ok(String::from_utf8_lossy(&buffer[..n]).into_owned())
+}
+// ANCHOR_END: receive

@@ -1,0 +1,372 @@
+//! Keeps the chapters honest. Run with `cargo test --test chapters`.
+//!
+//! - Listings: a chapter never retypes code. Every ```rust block follows a marker
+//!   `<!-- listing: src/bin/02_tcp_server.rs:talk -->` and must equal the region between
+//!   `// ANCHOR: talk` and `// ANCHOR_END: talk` in that file (nested anchor lines dropped,
+//!   common indentation removed). After editing a listing, `BLESS=1 cargo test --test chapters`
+//!   copies the regions into the chapters.
+//! - Transcripts: a ```text block after `<!-- transcript -->` starts with `$ COMMAND`, where
+//!   COMMAND is `scripts/demo.sh NN` or `cargo run -q --bin NAME [-- ARGS]`. The test runs it
+//!   (stdout and stderr together) and compares line by line. In the expected text, `{PORT}`
+//!   and `{N}` stand for a number, `{ADDR}` for an address such as `127.0.0.1:41234` or
+//!   `[::1]:80`, and `{ANY}` for any text. A last line `(exit status N)` says the command
+//!   fails with status N; without it, it must succeed.
+//! - Shape: every binary has a chapter, a test file and a row in the README, and every chapter
+//!   of a binary quotes it and has a transcript.
+
+mod common;
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{bin_dir, root, run_command};
+
+struct Block {
+    /// The marker line's argument: a `path:anchor` for listings, empty for transcripts.
+    marker: String,
+    kind: &'static str,
+    /// Line numbers (0-based) of the block's first and last content lines, end exclusive.
+    start: usize,
+    end: usize,
+    body: String,
+}
+
+fn chapters() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = fs::read_dir(root().join("chapters"))
+        .expect("chapters/ exists")
+        .map(|entry| entry.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Finds the fenced blocks in a chapter, with the marker comment right before each (if any).
+fn blocks(text: &str) -> Vec<(Option<Block>, String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i < lines.len() {
+        let Some(lang) = lines[i].trim_start().strip_prefix("```") else {
+            i += 1;
+            continue;
+        };
+        let fence_line = i;
+        let start = i + 1;
+        let mut end = start;
+        while end < lines.len() && lines[end].trim_start() != "```" {
+            end += 1;
+        }
+        let body = lines[start..end].join("\n");
+        let marker_line = (0..fence_line)
+            .rev()
+            .find(|&j| !lines[j].trim().is_empty())
+            .map(|j| lines[j].trim());
+        let block = marker_line.and_then(|m| {
+            let m = m.strip_prefix("<!--")?.strip_suffix("-->")?.trim();
+            if let Some(rest) = m.strip_prefix("listing:") {
+                Some(("listing", rest.trim().to_string()))
+            } else if m == "transcript" {
+                Some(("transcript", String::new()))
+            } else {
+                None
+            }
+        });
+        let block = block.map(|(kind, marker)| Block {
+            marker,
+            kind,
+            start,
+            end,
+            body: body.clone(),
+        });
+        found.push((block, lang.trim().to_string(), fence_line + 1));
+        i = end + 1;
+    }
+    found
+}
+
+/// The anchored region `name` of `path`, dedented, without nested anchor lines.
+fn anchored(path: &Path, name: &str) -> Result<String, String> {
+    let source = fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let begin = format!("// ANCHOR: {name}");
+    let finish = format!("// ANCHOR_END: {name}");
+    let mut inside = false;
+    let mut region = Vec::new();
+    for line in source.lines() {
+        let trimmed = line.trim();
+        if trimmed == begin {
+            inside = true;
+        } else if trimmed == finish {
+            if !inside {
+                return Err(format!("{}: {finish} before {begin}", path.display()));
+            }
+            let indent = region
+                .iter()
+                .filter(|l: &&&str| !l.trim().is_empty())
+                .map(|l| l.len() - l.trim_start().len())
+                .min()
+                .unwrap_or(0);
+            let lines: Vec<&str> = region
+                .iter()
+                .map(|l| {
+                    if l.len() >= indent {
+                        &l[indent..]
+                    } else {
+                        l.trim_start()
+                    }
+                })
+                .collect();
+            return Ok(lines.join("\n"));
+        } else if inside && !trimmed.starts_with("// ANCHOR") {
+            region.push(line);
+        }
+    }
+    Err(format!("{}: no anchor {name:?}", path.display()))
+}
+
+fn listing_source(marker: &str) -> Result<String, String> {
+    let (path, name) = marker
+        .rsplit_once(':')
+        .ok_or_else(|| format!("listing marker {marker:?} is not PATH:ANCHOR"))?;
+    anchored(&root().join(path), name)
+}
+
+#[test]
+fn every_rust_block_is_quoted_from_its_anchor() {
+    let bless = std::env::var_os("BLESS").is_some();
+    let mut problems = Vec::new();
+    for chapter in chapters() {
+        let text = fs::read_to_string(&chapter).unwrap();
+        let mut lines: Vec<String> = text.lines().map(String::from).collect();
+        let mut changed = false;
+        // Rewrite from the end so earlier line numbers stay valid.
+        for (block, lang, fence) in blocks(&text).into_iter().rev() {
+            let name = chapter.file_name().unwrap().to_string_lossy();
+            match block {
+                Some(block) if block.kind == "listing" => match listing_source(&block.marker) {
+                    Ok(source) if source == block.body => {}
+                    Ok(source) if bless => {
+                        lines.splice(block.start..block.end, source.lines().map(String::from));
+                        changed = true;
+                    }
+                    Ok(_) => problems.push(format!(
+                        "{name}:{fence}: block differs from {} (run BLESS=1 cargo test --test chapters)",
+                        block.marker
+                    )),
+                    Err(e) => problems.push(format!("{name}:{fence}: {e}")),
+                },
+                _ if lang == "rust" => problems.push(format!(
+                    "{name}:{fence}: rust block without a <!-- listing: PATH:ANCHOR --> marker"
+                )),
+                _ => {}
+            }
+        }
+        if changed {
+            fs::write(&chapter, lines.join("\n") + "\n").unwrap();
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+/// Does `actual` match `expected`, where expected may hold placeholders?
+fn line_matches(expected: &str, actual: &str) -> bool {
+    let Some(open) = expected.find('{') else {
+        return expected == actual;
+    };
+    let Some(close) = expected[open..].find('}').map(|c| open + c) else {
+        return expected == actual;
+    };
+    let (literal, placeholder, rest) = (
+        &expected[..open],
+        &expected[open + 1..close],
+        &expected[close + 1..],
+    );
+    let Some(after_literal) = actual.strip_prefix(literal) else {
+        return false;
+    };
+    let allowed: fn(char) -> bool = match placeholder {
+        "PORT" | "N" => |c| c.is_ascii_digit(),
+        "ADDR" => |c| c.is_ascii_hexdigit() || matches!(c, '.' | ':' | '[' | ']'),
+        "ANY" => |_| true,
+        _ => return expected.starts_with(literal) && actual == expected, // a literal brace
+    };
+    // Try every length the placeholder could take, shortest first (at least one character).
+    let mut end = 0;
+    for (index, c) in after_literal.char_indices() {
+        if !allowed(c) {
+            break;
+        }
+        end = index + c.len_utf8();
+        if line_matches(rest, &after_literal[end..]) {
+            return true;
+        }
+    }
+    end == 0 && placeholder == "ANY" && line_matches(rest, after_literal)
+}
+
+/// Turns a transcript's command into something to run from the workbook's root.
+fn command_for(line: &str) -> Command {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    match words.as_slice() {
+        ["cargo", "run", "-q", "--bin", name, rest @ ..] => {
+            let args = match rest {
+                ["--", args @ ..] => args,
+                [] => &[],
+                _ => panic!("transcript command {line:?}: put the arguments after --"),
+            };
+            let mut command = Command::new(bin_dir().join(name));
+            command.args(args);
+            command
+        }
+        [script, args @ ..] if script.starts_with("scripts/") => {
+            let mut command = Command::new("bash");
+            command.arg(root().join(script)).args(args);
+            command
+        }
+        _ => panic!("transcript command {line:?} is neither `cargo run -q --bin` nor scripts/"),
+    }
+}
+
+#[test]
+fn every_transcript_matches_a_real_run() {
+    let mut problems = Vec::new();
+    let mut count = 0;
+    for chapter in chapters() {
+        let text = fs::read_to_string(&chapter).unwrap();
+        let name = chapter.file_name().unwrap().to_string_lossy().into_owned();
+        for (block, _, fence) in blocks(&text) {
+            let Some(block) = block.filter(|b| b.kind == "transcript") else {
+                continue;
+            };
+            count += 1;
+            let mut expected: Vec<&str> = block.body.lines().collect();
+            let Some(command_line) = expected.first().and_then(|l| l.strip_prefix("$ ")) else {
+                problems.push(format!(
+                    "{name}:{fence}: a transcript starts with `$ COMMAND`"
+                ));
+                continue;
+            };
+            let command_line = command_line.to_string();
+            expected.remove(0);
+            let mut want_status = 0;
+            if let Some(last) = expected.last()
+                && let Some(code) = last
+                    .strip_prefix("(exit status ")
+                    .and_then(|r| r.strip_suffix(')'))
+            {
+                want_status = code.parse().expect("exit status is a number");
+                expected.pop();
+            }
+            // stdout and stderr into one pipe, in the order the program wrote them.
+            let command = command_for(&command_line);
+            let program = format!("{:?}", command.get_program());
+            let mut shell = Command::new("bash");
+            shell
+                .arg("-c")
+                .arg("exec \"$@\" 2>&1")
+                .arg("transcript")
+                .arg(command.get_program())
+                .args(command.get_args())
+                .current_dir(root())
+                .env("WORKBOOK_BIN_DIR", bin_dir());
+            let output = run_command(&mut shell);
+            let actual: Vec<&str> = output.stdout.lines().collect();
+            let status = output.code().unwrap_or(-1);
+            let same = actual.len() == expected.len()
+                && expected
+                    .iter()
+                    .zip(&actual)
+                    .all(|(e, a)| line_matches(e, a));
+            if !same || status != want_status {
+                problems.push(format!(
+                    "{name}:{fence}: `{command_line}` ({program}) exited {status} (want {want_status}) and printed:\n{}\n--- but the chapter says:\n{}",
+                    actual.join("\n"),
+                    expected.join("\n")
+                ));
+            }
+        }
+    }
+    assert!(count > 0, "no transcripts found");
+    assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
+}
+
+#[test]
+fn placeholders_match_what_they_should() {
+    assert!(line_matches(
+        "Listening on 127.0.0.1:{PORT}",
+        "Listening on 127.0.0.1:4123"
+    ));
+    assert!(!line_matches(
+        "Listening on 127.0.0.1:{PORT}",
+        "Listening on 127.0.0.1:"
+    ));
+    assert!(!line_matches(
+        "Listening on 127.0.0.1:{PORT}",
+        "Listening on 127.0.0.1:41x"
+    ));
+    assert!(line_matches("from {ADDR}...", "from 127.0.0.1:5000..."));
+    assert!(line_matches(
+        "from {ADDR} closed.",
+        "from [::1]:5000 closed."
+    ));
+    assert!(line_matches("a {ANY} z", "a b c z"));
+    assert!(line_matches("took {N} ms", "took 12 ms"));
+    assert!(!line_matches("took {N} ms", "took 12 s"));
+    assert!(line_matches("exact", "exact"));
+    assert!(!line_matches("exact", "exact!"));
+}
+
+/// The binaries in src/bin, by file stem (`01_tcp_client`).
+fn binaries() -> Vec<String> {
+    let mut names: Vec<String> = fs::read_dir(root().join("src/bin"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn every_binary_has_a_chapter_a_test_and_a_readme_row() {
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let index = fs::read_to_string(root().join("chapters/README.md")).unwrap();
+    let mut problems = Vec::new();
+    for name in binaries() {
+        let chapter = root().join(format!("chapters/{name}.md"));
+        match fs::read_to_string(&chapter) {
+            Err(_) => problems.push(format!("{name}: no chapters/{name}.md")),
+            Ok(text) => {
+                let found = blocks(&text);
+                let quotes_itself = found.iter().any(|(b, _, _)| {
+                    b.as_ref()
+                        .is_some_and(|b| b.kind == "listing" && b.marker.contains(&name))
+                });
+                if !quotes_itself {
+                    problems.push(format!("{name}: its chapter quotes none of its anchors"));
+                }
+                if !found
+                    .iter()
+                    .any(|(b, _, _)| b.as_ref().is_some_and(|b| b.kind == "transcript"))
+                {
+                    problems.push(format!("{name}: its chapter has no checked transcript"));
+                }
+                if !text.contains("exercise_") {
+                    problems.push(format!("{name}: its chapter names no exercise check"));
+                }
+            }
+        }
+        if !root().join(format!("tests/{name}.rs")).exists() {
+            problems.push(format!("{name}: no tests/{name}.rs"));
+        }
+        if !readme.contains(&format!("`{name}`")) {
+            problems.push(format!("{name}: not in the README's table"));
+        }
+        if !index.contains(&format!("{name}.md")) {
+            problems.push(format!("{name}: not in chapters/README.md"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
