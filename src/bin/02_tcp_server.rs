@@ -68,16 +68,16 @@ fn run() -> anyhow::Result<()> {
     let listener: TcpListener = socket.into();
     // ANCHOR_END: listen
 
-    // Port 0 means "any free port": print the port we really got, so a client can find us.
+    // Port 0 means "any free port": ask which port we really got.
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Listening on {local}");
-
-    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns.
+    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns. Installed
+    // before the first line, so that whoever reads that line may press Ctrl-C at once.
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
+    println!("Listening on {local}");
 
     // ANCHOR: accept_loop
     loop {
