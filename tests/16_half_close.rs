@@ -150,7 +150,7 @@ fn exercise_my_write_all() {
         ],
         "{mine}"
     );
-    let calls: usize = words[9].parse().unwrap_or_else(|e| panic!("{mine}: {e}"));
+    let calls: usize = words[8].parse().unwrap_or_else(|e| panic!("{mine}: {e}"));
     assert!(calls >= 1, "{mine}");
     assert!(mine.ends_with(" calls to write"), "{mine}");
 }
