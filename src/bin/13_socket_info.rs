@@ -13,7 +13,10 @@
 //! $ cargo run --bin 13_socket_info -- --services tests/data/services
 //! ```
 //!
-//! Everything stays on this machine: `localhost` resolves offline, from `/etc/hosts`.
+//! You will see five sections, each headed `== ...` with the Python call it replaces, with
+//! lines such as `localhost -> 127.0.0.1`, `http/tcp -> port 80` and
+//! `client: local 127.0.0.1:47874 peer 127.0.0.1:40259`. Everything stays on this machine:
+//! `localhost` resolves offline, from `/etc/hosts`.
 
 use std::fs;
 use std::io::ErrorKind;

@@ -11,7 +11,10 @@
 //! $ cargo run --bin 15_timeouts_nonblocking
 //! ```
 //!
-//! The times it prints are measured, so they differ a little from run to run.
+//! You will see, for example,
+//! `read gave up after 200 ms: WouldBlock (Resource temporarily unavailable (os error 11))`
+//! and `connect_ex(127.0.0.1:34269) = 111 (ECONNREFUSED)`. The times it prints are measured,
+//! so they differ a little from run to run.
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};

@@ -11,6 +11,10 @@
 //! ```text
 //! $ cargo run --bin 16_half_close
 //! ```
+//!
+//! You will see, for example, `peer: read 23 bytes, then end of stream` followed by the
+//! client still receiving the answer, `a later write: BrokenPipe`, and
+//! `write(1 MiB) to a peer that is not reading: sent 32741 of 1048576 bytes`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
