@@ -13,8 +13,8 @@
 //! ```
 //!
 //! You will see, for example, `peer: read 23 bytes, then end of stream` followed by the
-//! client still receiving the answer, `a later write: BrokenPipe`, and
-//! `write(1 MiB) to a peer that is not reading: sent 32741 of 1048576 bytes`.
+//! client still receiving the answer, then `a later write: BrokenPipe (Broken pipe (os error
+//! 32))`, and `write(1 MiB) to a peer that is not reading: sent 32741 of 1048576 bytes`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{Shutdown, TcpListener, TcpStream};
@@ -135,10 +135,8 @@ fn write_to_closed_peer() -> anyhow::Result<()> {
             println!("first write: Ok (the kernel took the bytes)");
             let kind = e.kind();
             let expected = matches!(kind, ErrorKind::BrokenPipe | ErrorKind::ConnectionReset);
-            println!(
-                "a later write: {kind:?}{}",
-                if expected { "" } else { " (unexpected)" }
-            );
+            let note = if expected { "" } else { " (unexpected)" };
+            println!("a later write: {kind:?} ({e}){note}");
             // In C the process would be killed by SIGPIPE here. Rust ignores SIGPIPE before
             // main starts, so the failure arrives as an error value and we carry on.
             println!("still running: Rust ignores SIGPIPE, so the error came back as a value");
