@@ -399,6 +399,24 @@ fn a_directory_that_does_not_exist_gives_one_line_and_status_1() {
 }
 
 #[test]
+fn an_address_in_use_gives_one_line_and_status_1() {
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let output = run("17_http_server", &[&addr, "."]);
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(output.stdout, "");
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert!(
+        output
+            .stderr
+            .starts_with(&format!("error: could not bind {addr}: ")),
+        "{}",
+        output.stderr
+    );
+    assert!(output.stderr.contains("Address already in use"));
+}
+
+#[test]
 fn bad_options_print_usage_and_status_2() {
     for args in [
         &["--threads", "0"][..],
