@@ -82,7 +82,8 @@ fn run() -> anyhow::Result<()> {
         return Err(anyhow!("cannot serve {}: not a directory", dir.display()));
     }
 
-    // Python: s = socket.socket(); s.bind(addr); s.listen(128) (chapter 02 shows the steps)
+    // Python: s = socket.socket(); s.bind(addr); s.listen() (chapter 02 shows each step;
+    // std's `bind` does all three, and sets SO_REUSEADDR as chapter 02 did)
     let listener = TcpListener::bind(addr).map_err(|e| {
         anyhow!("could not bind {addr}: {e}; is another server already using this port?")
     })?;
