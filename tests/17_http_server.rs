@@ -476,10 +476,10 @@ fn the_real_pair_saves_exactly_the_file_on_disk() {
 // `cargo test --test 17_http_server -- --ignored`.
 
 #[test]
-#[ignore = "exercise: list a directory that has no index.html"]
+#[ignore = "exercise: --list-dirs lists a directory that has no index.html"]
 fn exercise_directory_listing() {
     let site = Site::new();
-    let server = site.start(&[]);
+    let server = site.start(&["--list-dirs"]);
     let reply = get(server.socket_addr(), "/");
     assert_eq!(reply.status(), 200, "{reply:?}");
     assert_eq!(
@@ -492,6 +492,9 @@ fn exercise_directory_listing() {
     }
     // A directory with an index.html still gets the index.
     assert_eq!(get(server.socket_addr(), "/docs/").body, b"<p>docs</p>\n");
+    // Without the option, directories are not listed.
+    let plain = site.start(&[]);
+    assert_eq!(get(plain.socket_addr(), "/").status(), 404);
 }
 
 #[test]
