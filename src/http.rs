@@ -217,7 +217,8 @@ impl Response {
 
 // ANCHOR: split_head
 /// Splits a response at the first blank line (`\r\n\r\n`): the header before it, the body
-/// after it. `None` if there is no blank line. Python: `header, html = data.split(b'\r\n\r\n', 1)`
+/// after it. `None` if there is no blank line.
+/// Python: `header, html = data.split(b'\r\n\r\n', 1)`
 pub fn split_head(data: &[u8]) -> Option<(&[u8], &[u8])> {
     let blank = data.windows(4).position(|w| w == b"\r\n\r\n")?;
     Some((&data[..blank], &data[blank + 4..]))
