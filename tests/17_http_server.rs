@@ -472,6 +472,27 @@ fn the_real_pair_saves_exactly_the_file_on_disk() {
     );
 }
 
+#[test]
+fn the_pair_works_over_ipv6_loopback() {
+    let site = Site::new();
+    let dir = site.dir();
+    let mut server = Server::start("17_http_server", &["[::1]:0", &dir]);
+    assert!(server.first_line.starts_with("Listening on [::1]:"));
+    let saved = TempDir::new("saved6");
+    let output = run_command(
+        Command::new(bin("03_http_get"))
+            .arg(format!("http://{}/hello.html", server.addr))
+            .current_dir(saved.path()),
+    );
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    assert_eq!(
+        fs::read(saved.path().join("hello.html")).unwrap(),
+        b"<h1>Hello</h1>\n"
+    );
+    let logged = server.expect_line("\"GET /hello.html HTTP/1.1\" 200 15");
+    assert!(logged.starts_with("[::1]:"), "{logged}");
+}
+
 // Exercises of chapter 17. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 17_http_server -- --ignored`.
 
