@@ -357,7 +357,7 @@ fn a_hundred_requests_at_once_are_all_answered_correctly() {
 fn ctrl_c_stops_the_server_within_a_second_with_status_0() {
     let site = Site::new();
     let mut server = site.start(&[]);
-    assert_eq!(get(server.socket_addr(), "/hello.html").status(), 200);
+    // Right after the first line: the handler is installed before it is printed.
     let started = Instant::now();
     server.interrupt();
     let (status, lines) = server.wait_exit();

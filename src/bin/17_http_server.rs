@@ -90,11 +90,13 @@ fn run() -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Listening on {local}");
-    println!("Serving {} with {threads} worker threads", root.display());
+    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns. It is
+    // installed before the first line, so a Ctrl-C sent as soon as that line appears is seen.
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
+    println!("Listening on {local}");
+    println!("Serving {} with {threads} worker threads", root.display());
 
     // ANCHOR: pool
     // The queue holds at most `queue` connections. The workers share its receiving end; the
