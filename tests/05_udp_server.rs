@@ -171,6 +171,16 @@ fn an_address_in_use_gives_one_line_and_status_1() {
 }
 
 #[test]
+fn tcp_and_udp_ports_are_separate() {
+    // A TCP listener on a port does not keep a UDP server off the same port number.
+    let tcp = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = tcp.local_addr().unwrap().to_string();
+    let server = Server::start("05_udp_server", &[&addr]);
+    assert_eq!(server.addr, addr);
+    assert_eq!(ask(&socket(), &server, b"Ada"), b"Hello, Ada!");
+}
+
+#[test]
 fn a_bad_address_prints_usage_and_status_2() {
     let output = run("05_udp_server", &["9999"]);
     assert_eq!(output.code(), Some(2), "{output:?}");

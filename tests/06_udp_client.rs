@@ -112,6 +112,27 @@ fn a_datagram_from_another_address_is_reported_and_ignored() {
 }
 
 #[test]
+fn a_late_reply_is_taken_for_the_next_one() {
+    // A slow server: it answers A only once B has arrived, after the client gave up on A.
+    let server = socket();
+    let addr = server.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (_, client) = recv(&server);
+        let (b, _) = recv(&server);
+        server.send_to(b"Hello, A!", client).unwrap();
+        b
+    });
+    let output = run("06_udp_client", &[&addr, "A", "B", "--timeout", "200"]);
+    assert_eq!(handle.join().unwrap(), b"B");
+    // The client cannot tell which request a reply belongs to: it prints A's reply for B.
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(
+        output.stdout,
+        "no reply for \"A\" within 200ms: UDP does not promise delivery\nHello, A!\n"
+    );
+}
+
+#[test]
 fn no_server_means_every_reply_is_lost_and_the_status_counts_them() {
     // Bind a port, then free it: nobody receives there now.
     let addr = socket().local_addr().unwrap().to_string();

@@ -6,9 +6,11 @@
 
 mod common;
 
+use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::udp::{bound, broadcast_to, broadcaster, recv_text, shared};
+use common::udp::{bound, broadcast_to, broadcaster, recv_text, shared, try_recv};
+use socket2::{Domain, Socket, Type};
 use common::{Server, run};
 
 /// A receiver on `0.0.0.0:PORT` (PORT 0: a fresh one) that stops after `count` datagrams.
@@ -78,6 +80,45 @@ fn a_receiver_bound_to_127_0_0_1_gets_no_broadcast() {
             "--count 1 reached: stopped receiving. Bye.".to_string(),
         ]
     );
+}
+
+#[test]
+fn a_unicast_to_a_shared_port_reaches_only_one_receiver() {
+    let first = shared("0.0.0.0:0".parse().unwrap());
+    let port = first.local_addr().unwrap().port();
+    let second = shared(([0, 0, 0, 0], port).into());
+    let sender = broadcaster();
+    sender.send_to(b"unicast", ("127.0.0.1", port)).unwrap();
+    // Wait (at most TIMEOUT, in 20 ms turns) until one of the two has it.
+    let deadline = Instant::now() + common::TIMEOUT;
+    let (got_it, other) = loop {
+        assert!(Instant::now() < deadline, "neither receiver got the unicast");
+        if let Some(data) = try_recv(&first, Duration::from_millis(20)) {
+            assert_eq!(data, b"unicast");
+            break (&first, &second);
+        }
+        if let Some(data) = try_recv(&second, Duration::from_millis(20)) {
+            assert_eq!(data, b"unicast");
+            break (&second, &first);
+        }
+    };
+    // Now a broadcast: both get it, and for the other one it is the first datagram of all.
+    sender.send_to(b"broadcast", broadcast_to(port)).unwrap();
+    assert_eq!(recv_text(other), "broadcast", "the unicast went to one receiver only");
+    assert_eq!(recv_text(got_it), "broadcast");
+}
+
+#[test]
+fn so_reuseaddr_counts_when_bind_is_called() {
+    let first = shared("0.0.0.0:0".parse().unwrap());
+    let addr: SocketAddr = first.local_addr().unwrap();
+    // Without the option, bind is refused, although the socket holding the port has it.
+    let second = Socket::new(Domain::IPV4, Type::DGRAM, None).unwrap();
+    let error = second.bind(&addr.into()).unwrap_err();
+    assert_eq!(error.kind(), std::io::ErrorKind::AddrInUse, "{error}");
+    // Set it, then bind again: now the port is shared.
+    second.set_reuse_address(true).unwrap();
+    second.bind(&addr.into()).unwrap();
 }
 
 #[test]

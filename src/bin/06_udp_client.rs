@@ -37,6 +37,7 @@ The exit status is the number of replies that did not come (0: all came).
 Start 05_udp_server first.
 ";
 
+// ANCHOR: main
 fn main() -> ExitCode {
     match run() {
         Ok(0) => ExitCode::SUCCESS,
@@ -45,6 +46,7 @@ fn main() -> ExitCode {
         Err(e) => report(Err(e)),
     }
 }
+// ANCHOR_END: main
 
 /// Sends every name and returns how many replies were lost.
 fn run() -> anyhow::Result<usize> {
