@@ -18,7 +18,11 @@ fn start() -> Server {
 fn ask(client: &UdpSocket, server: &Server, message: &[u8]) -> Vec<u8> {
     client.send_to(message, server.socket_addr()).unwrap();
     let (reply, from) = recv(client);
-    assert_eq!(from, server.socket_addr(), "the reply comes from the server");
+    assert_eq!(
+        from,
+        server.socket_addr(),
+        "the reply comes from the server"
+    );
     reply
 }
 
@@ -30,7 +34,11 @@ fn first_line_names_the_bound_address() {
         "{}",
         server.first_line
     );
-    assert_ne!(server.socket_addr().port(), 0, "port 0 is replaced by the real port");
+    assert_ne!(
+        server.socket_addr().port(),
+        0,
+        "port 0 is replaced by the real port"
+    );
 }
 
 #[test]
@@ -39,7 +47,10 @@ fn answers_hello_to_the_sender_and_logs_it() {
     let client = socket();
     let me = client.local_addr().unwrap();
     assert_eq!(ask(&client, &server, b"Michael"), b"Hello, Michael!");
-    assert_eq!(ask(&client, &server, "Zoë 🦀".as_bytes()), "Hello, Zoë 🦀!".as_bytes());
+    assert_eq!(
+        ask(&client, &server, "Zoë 🦀".as_bytes()),
+        "Hello, Zoë 🦀!".as_bytes()
+    );
     server.expect_line(&format!("Received from {me}"));
 }
 
@@ -87,9 +98,13 @@ fn a_reply_too_big_for_udp_is_logged_and_the_server_goes_on() {
     let mut server = start();
     let client = socket();
     // 65507 bytes is the most one IPv4 UDP datagram can carry; `Hello, ...!` adds 8 more.
-    client.send_to(&vec![b'x'; 65507], server.socket_addr()).unwrap();
+    client
+        .send_to(&vec![b'x'; 65507], server.socket_addr())
+        .unwrap();
     let me = client.local_addr().unwrap();
-    server.expect_line(&format!("could not answer {me}: Message too long (os error 90)"));
+    server.expect_line(&format!(
+        "could not answer {me}: Message too long (os error 90)"
+    ));
     assert_eq!(ask(&client, &server, b"Ada"), b"Hello, Ada!");
 }
 
@@ -119,7 +134,10 @@ fn the_real_pair_exchanges_the_notes_conversation() {
     let mut server = start();
     let output = run("06_udp_client", &[&server.addr]);
     assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n");
+    assert_eq!(
+        output.stdout,
+        "Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
     assert_eq!(output.stderr, "");
     // The server logs each datagram before it answers, so all three lines are out by now.
     server.interrupt();
@@ -130,7 +148,10 @@ fn the_real_pair_exchanges_the_notes_conversation() {
         .filter(|l| l.starts_with("Received from 127.0.0.1:"))
         .collect();
     assert_eq!(received.len(), 3, "{lines:?}");
-    assert!(received.iter().all(|l| *l == received[0]), "one client, one address: {lines:?}");
+    assert!(
+        received.iter().all(|l| *l == received[0]),
+        "one client, one address: {lines:?}"
+    );
 }
 
 #[test]
@@ -141,7 +162,11 @@ fn ctrl_c_stops_the_server_within_a_second_with_status_0() {
     let (status, lines) = server.wait_exit();
     assert!(status.success(), "{status:?}");
     assert_eq!(lines, ["Ctrl-C received: stopped receiving. Bye."]);
-    assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "took {:?}",
+        started.elapsed()
+    );
 }
 
 #[test]
@@ -184,7 +209,11 @@ fn tcp_and_udp_ports_are_separate() {
 fn a_bad_address_prints_usage_and_status_2() {
     let output = run("05_udp_server", &["9999"]);
     assert_eq!(output.code(), Some(2), "{output:?}");
-    assert!(output.stderr.starts_with("error: bad ADDR \"9999\""), "{}", output.stderr);
+    assert!(
+        output.stderr.starts_with("error: bad ADDR \"9999\""),
+        "{}",
+        output.stderr
+    );
     assert!(output.stderr.contains("usage: 05_udp_server [ADDR]"));
 }
 
@@ -198,11 +227,17 @@ fn exercise_drop_every() {
     let client = socket();
     let me = client.local_addr().unwrap();
     for name in ["one", "two", "three", "four"] {
-        client.send_to(name.as_bytes(), server.socket_addr()).unwrap();
+        client
+            .send_to(name.as_bytes(), server.socket_addr())
+            .unwrap();
     }
     assert_eq!(recv_text(&client), "Hello, one!");
     assert_eq!(recv_text(&client), "Hello, three!");
-    assert_eq!(try_recv(&client, Duration::from_millis(200)), None, "two and four are dropped");
+    assert_eq!(
+        try_recv(&client, Duration::from_millis(200)),
+        None,
+        "two and four are dropped"
+    );
     server.expect_line(&format!("Dropped a datagram from {me}"));
 }
 

@@ -12,10 +12,7 @@ use common::udp::{recv, socket};
 /// A UDP hello server for `expected` datagrams. It answers the datagrams for which `answer`
 /// (given the 1-based number of the datagram) is true, drops the others, and returns the
 /// texts it received.
-fn test_server(
-    expected: usize,
-    answer: fn(usize) -> bool,
-) -> (String, JoinHandle<Vec<String>>) {
+fn test_server(expected: usize, answer: fn(usize) -> bool) -> (String, JoinHandle<Vec<String>>) {
     let server = socket();
     let addr = server.local_addr().unwrap().to_string();
     let handle = thread::spawn(move || {
@@ -24,7 +21,9 @@ fn test_server(
             let (data, from) = recv(&server);
             let text = String::from_utf8_lossy(&data).into_owned();
             if answer(number) {
-                server.send_to(format!("Hello, {text}!").as_bytes(), from).unwrap();
+                server
+                    .send_to(format!("Hello, {text}!").as_bytes(), from)
+                    .unwrap();
             }
             received.push(text);
         }
@@ -38,7 +37,10 @@ fn sends_the_default_names_and_prints_each_reply() {
     let (addr, server) = test_server(3, |_| true);
     let output = run("06_udp_client", &[&addr]);
     assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n");
+    assert_eq!(
+        output.stdout,
+        "Hello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
+    );
     assert_eq!(output.stderr, "");
     assert_eq!(server.join().unwrap(), ["Michael", "Tracy", "Sarah"]);
 }
@@ -56,7 +58,10 @@ fn sends_exactly_the_names_given_one_datagram_each() {
 fn a_server_that_drops_every_second_datagram_loses_exactly_those_replies() {
     let (addr, server) = test_server(4, |number| number % 2 == 1);
     let started = Instant::now();
-    let output = run("06_udp_client", &[&addr, "A", "B", "C", "D", "--timeout", "200"]);
+    let output = run(
+        "06_udp_client",
+        &[&addr, "A", "B", "C", "D", "--timeout", "200"],
+    );
     let took = started.elapsed();
     assert_eq!(output.code(), Some(2), "two replies lost: {output:?}");
     assert_eq!(
@@ -67,7 +72,11 @@ fn a_server_that_drops_every_second_datagram_loses_exactly_those_replies() {
          no reply for \"D\" within 200ms: UDP does not promise delivery\n"
     );
     assert_eq!(output.stderr, "2 of 4 replies lost\n");
-    assert_eq!(server.join().unwrap(), ["A", "B", "C", "D"], "the client goes on after a loss");
+    assert_eq!(
+        server.join().unwrap(),
+        ["A", "B", "C", "D"],
+        "the client goes on after a loss"
+    );
     // Two waits of 200 ms, and no more: the client does not hang on a lost reply.
     assert!(took >= Duration::from_millis(400), "took {took:?}");
     assert!(took < Duration::from_secs(2), "took {took:?}");
@@ -139,7 +148,12 @@ fn no_server_means_every_reply_is_lost_and_the_status_counts_them() {
     let output = run("06_udp_client", &[&addr, "A", "B", "C", "--timeout", "100"]);
     assert_eq!(output.code(), Some(3), "{output:?}");
     assert_eq!(output.stdout.lines().count(), 3, "{output:?}");
-    assert!(output.stdout.lines().all(|l| l.starts_with("no reply for ")));
+    assert!(
+        output
+            .stdout
+            .lines()
+            .all(|l| l.starts_with("no reply for "))
+    );
     assert_eq!(output.stderr, "3 of 3 replies lost\n");
 }
 
@@ -147,11 +161,24 @@ fn no_server_means_every_reply_is_lost_and_the_status_counts_them() {
 fn a_bad_address_or_timeout_prints_usage_and_status_2() {
     let output = run("06_udp_client", &["9999"]);
     assert_eq!(output.code(), Some(2), "{output:?}");
-    assert!(output.stderr.starts_with("error: bad ADDR \"9999\""), "{}", output.stderr);
-    assert!(output.stderr.contains("usage: 06_udp_client [ADDR] [NAME...] [--timeout MS]"));
+    assert!(
+        output.stderr.starts_with("error: bad ADDR \"9999\""),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stderr
+            .contains("usage: 06_udp_client [ADDR] [NAME...] [--timeout MS]")
+    );
     let zero = run("06_udp_client", &["127.0.0.1:9999", "--timeout", "0"]);
     assert_eq!(zero.code(), Some(2), "{zero:?}");
-    assert!(zero.stderr.starts_with("error: --timeout must be at least 1"), "{}", zero.stderr);
+    assert!(
+        zero.stderr
+            .starts_with("error: --timeout must be at least 1"),
+        "{}",
+        zero.stderr
+    );
 }
 
 // Exercises of chapter 06. Each fails on the listing as shipped; solve the exercise, then run
@@ -164,10 +191,23 @@ fn exercise_retries() {
     let (addr, server) = test_server(7, |number| number % 2 == 1);
     let output = run(
         "06_udp_client",
-        &[&addr, "A", "B", "C", "D", "--timeout", "200", "--retries", "1"],
+        &[
+            &addr,
+            "A",
+            "B",
+            "C",
+            "D",
+            "--timeout",
+            "200",
+            "--retries",
+            "1",
+        ],
     );
     assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Hello, A!\nHello, B!\nHello, C!\nHello, D!\n");
+    assert_eq!(
+        output.stdout,
+        "Hello, A!\nHello, B!\nHello, C!\nHello, D!\n"
+    );
     assert_eq!(server.join().unwrap(), ["A", "B", "B", "C", "C", "D", "D"]);
 }
 
@@ -183,5 +223,9 @@ fn exercise_connect() {
     let nobody = socket().local_addr().unwrap().to_string();
     let output = run("06_udp_client", &[&nobody, "Ada", "--connect"]);
     assert_eq!(output.code(), Some(1), "{output:?}");
-    assert!(output.stderr.contains("Connection refused"), "{}", output.stderr);
+    assert!(
+        output.stderr.contains("Connection refused"),
+        "{}",
+        output.stderr
+    );
 }

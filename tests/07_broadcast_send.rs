@@ -63,7 +63,10 @@ fn the_interval_spaces_the_datagrams_out() {
     let (first, _second, port) = two_receivers();
     let started = Instant::now();
     let to = broadcast_to(port).to_string();
-    let output = run("07_broadcast_send", &[&to, "--count", "3", "--interval", "100"]);
+    let output = run(
+        "07_broadcast_send",
+        &[&to, "--count", "3", "--interval", "100"],
+    );
     assert_eq!(output.code(), Some(0), "{output:?}");
     // Two pauses between three datagrams; none after the last.
     let took = started.elapsed();
@@ -111,10 +114,17 @@ fn only_loopback_addresses_are_accepted() {
 
 #[test]
 fn the_count_and_interval_are_bounded() {
-    for args in [["--count", "0"], ["--count", "101"], ["--interval", "10001"]] {
+    for args in [
+        ["--count", "0"],
+        ["--count", "101"],
+        ["--interval", "10001"],
+    ] {
         let output = run("07_broadcast_send", &args);
         assert_eq!(output.code(), Some(2), "{args:?}: {output:?}");
-        assert!(output.stderr.contains("usage: 07_broadcast_send"), "{output:?}");
+        assert!(
+            output.stderr.contains("usage: 07_broadcast_send"),
+            "{output:?}"
+        );
     }
 }
 
@@ -145,7 +155,12 @@ fn exercise_lines_from_stdin() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"one\ntwo\n").unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"one\ntwo\n")
+        .unwrap();
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "{output:?}");
     for receiver in [&first, &second] {

@@ -10,12 +10,15 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::udp::{bound, broadcast_to, broadcaster, recv_text, shared, try_recv};
-use socket2::{Domain, Socket, Type};
 use common::{Server, run};
+use socket2::{Domain, Socket, Type};
 
 /// A receiver on `0.0.0.0:PORT` (PORT 0: a fresh one) that stops after `count` datagrams.
 fn receiver(port: u16, count: &str) -> Server {
-    Server::start("08_broadcast_recv", &[&format!("0.0.0.0:{port}"), "--count", count])
+    Server::start(
+        "08_broadcast_recv",
+        &[&format!("0.0.0.0:{port}"), "--count", count],
+    )
 }
 
 /// Two receivers on one fresh port, each stopping after `count` datagrams.
@@ -29,8 +32,16 @@ fn two_receivers(count: &str) -> (Server, Server, u16) {
 #[test]
 fn first_line_names_the_bound_address() {
     let server = receiver(0, "1");
-    assert!(server.first_line.starts_with("Bound UDP on 0.0.0.0:"), "{}", server.first_line);
-    assert_ne!(server.socket_addr().port(), 0, "port 0 is replaced by the real port");
+    assert!(
+        server.first_line.starts_with("Bound UDP on 0.0.0.0:"),
+        "{}",
+        server.first_line
+    );
+    assert_ne!(
+        server.socket_addr().port(),
+        0,
+        "port 0 is replaced by the real port"
+    );
 }
 
 #[test]
@@ -92,7 +103,10 @@ fn a_unicast_to_a_shared_port_reaches_only_one_receiver() {
     // Wait (at most TIMEOUT, in 20 ms turns) until one of the two has it.
     let deadline = Instant::now() + common::TIMEOUT;
     let (got_it, other) = loop {
-        assert!(Instant::now() < deadline, "neither receiver got the unicast");
+        assert!(
+            Instant::now() < deadline,
+            "neither receiver got the unicast"
+        );
         if let Some(data) = try_recv(&first, Duration::from_millis(20)) {
             assert_eq!(data, b"unicast");
             break (&first, &second);
@@ -104,7 +118,11 @@ fn a_unicast_to_a_shared_port_reaches_only_one_receiver() {
     };
     // Now a broadcast: both get it, and for the other one it is the first datagram of all.
     sender.send_to(b"broadcast", broadcast_to(port)).unwrap();
-    assert_eq!(recv_text(other), "broadcast", "the unicast went to one receiver only");
+    assert_eq!(
+        recv_text(other),
+        "broadcast",
+        "the unicast went to one receiver only"
+    );
     assert_eq!(recv_text(got_it), "broadcast");
 }
 
@@ -127,11 +145,16 @@ fn bytes_that_are_not_utf8_are_shown_lossily_and_big_datagrams_whole() {
     let port = server.socket_addr().port();
     let sender = broadcaster();
     sender.send_to(&[0xff, b'A'], broadcast_to(port)).unwrap();
-    sender.send_to(&vec![b'x'; 9000], broadcast_to(port)).unwrap();
+    sender
+        .send_to(&vec![b'x'; 9000], broadcast_to(port))
+        .unwrap();
     let (status, lines) = server.wait_exit();
     assert!(status.success(), "{status:?}");
     assert!(lines[0].ends_with(": \u{FFFD}A"), "{lines:?}");
-    assert!(lines[1].ends_with(&format!(": {}", "x".repeat(9000))), "the whole datagram");
+    assert!(
+        lines[1].ends_with(&format!(": {}", "x".repeat(9000))),
+        "the whole datagram"
+    );
 }
 
 #[test]
@@ -155,7 +178,10 @@ fn a_port_held_without_so_reuseaddr_cannot_be_shared() {
 fn the_real_pair_every_receiver_gets_every_message() {
     let (mut first, mut second, port) = two_receivers("2");
     let to = broadcast_to(port).to_string();
-    let output = run("07_broadcast_send", &[&to, "Hi", "--count", "2", "--interval", "10"]);
+    let output = run(
+        "07_broadcast_send",
+        &[&to, "Hi", "--count", "2", "--interval", "10"],
+    );
     assert_eq!(output.code(), Some(0), "{output:?}");
     for receiver in [&mut first, &mut second] {
         let (status, lines) = receiver.wait_exit();
@@ -177,7 +203,11 @@ fn ctrl_c_stops_each_of_two_receivers_within_a_second() {
         let (status, lines) = receiver.wait_exit();
         assert!(status.success(), "{status:?}");
         assert_eq!(lines, ["Ctrl-C received: stopped receiving. Bye."]);
-        assert!(started.elapsed() < Duration::from_secs(1), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 }
 
@@ -185,8 +215,16 @@ fn ctrl_c_stops_each_of_two_receivers_within_a_second() {
 fn a_bad_address_prints_usage_and_status_2() {
     let output = run("08_broadcast_recv", &["9999"]);
     assert_eq!(output.code(), Some(2), "{output:?}");
-    assert!(output.stderr.starts_with("error: bad ADDR \"9999\""), "{}", output.stderr);
-    assert!(output.stderr.contains("usage: 08_broadcast_recv [ADDR] [--count N]"));
+    assert!(
+        output.stderr.starts_with("error: bad ADDR \"9999\""),
+        "{}",
+        output.stderr
+    );
+    assert!(
+        output
+            .stderr
+            .contains("usage: 08_broadcast_recv [ADDR] [--count N]")
+    );
 }
 
 // Exercises of chapter 08. Each fails on the listing as shipped; solve the exercise, then run
@@ -209,7 +247,11 @@ fn exercise_from_filter() {
     let (status, lines) = server.wait_exit();
     assert!(status.success(), "{status:?}");
     let from = chosen.local_addr().unwrap();
-    assert_eq!(lines[0], format!("Received from {from}: from .2"), "{lines:?}");
+    assert_eq!(
+        lines[0],
+        format!("Received from {from}: from .2"),
+        "{lines:?}"
+    );
 }
 
 #[test]
@@ -221,8 +263,14 @@ fn exercise_idle_timeout() {
     broadcaster().send_to(b"hello", broadcast_to(port)).unwrap();
     let (status, lines) = server.wait_exit();
     assert!(status.success(), "{status:?}");
-    assert_eq!(lines.last().unwrap(), "No datagram for 300ms: stopped receiving. Bye.");
+    assert_eq!(
+        lines.last().unwrap(),
+        "No datagram for 300ms: stopped receiving. Bye."
+    );
     assert!(lines[0].ends_with(": hello"), "{lines:?}");
     let took = started.elapsed();
-    assert!(took >= Duration::from_millis(300) && took < Duration::from_secs(3), "{took:?}");
+    assert!(
+        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
 }

@@ -92,12 +92,14 @@ fn run() -> anyhow::Result<()> {
         };
         // Python: s.sendto(data, ('127.255.255.255', 9999)). The same call as for one
         // receiver: the address alone makes it a broadcast.
-        socket.send_to(text.as_bytes(), addr).map_err(|e| match e.kind() {
-            ErrorKind::PermissionDenied => {
-                anyhow!("could not send to {addr}: {e}; a broadcast needs SO_BROADCAST set")
-            }
-            _ => anyhow!("could not send to {addr}: {e}"),
-        })?;
+        socket
+            .send_to(text.as_bytes(), addr)
+            .map_err(|e| match e.kind() {
+                ErrorKind::PermissionDenied => {
+                    anyhow!("could not send to {addr}: {e}; a broadcast needs SO_BROADCAST set")
+                }
+                _ => anyhow!("could not send to {addr}: {e}"),
+            })?;
         println!("Sent {text:?} to {addr}");
         if i < count {
             thread::sleep(Duration::from_millis(interval_ms));
