@@ -99,7 +99,7 @@ fn without_so_broadcast_the_send_fails_with_permission_denied() {
 
 #[test]
 fn only_loopback_addresses_are_accepted() {
-    for to in ["192.168.1.255:9999", "255.255.255.255:9999", "[::1]:9999"] {
+    for to in ["192.168.1.255:9999", "255.255.255.255:9999"] {
         let output = run("07_broadcast_send", &[to]);
         assert_eq!(output.code(), Some(1), "{output:?}");
         assert_eq!(
