@@ -54,7 +54,6 @@ fn run() -> anyhow::Result<()> {
     let local = socket
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Bound UDP on {local}");
     // ANCHOR_END: bind
 
     // ANCHOR: ctrl_c
@@ -71,6 +70,8 @@ fn run() -> anyhow::Result<()> {
             let _ = waker.send_to(b"", wake_to);
         }
     })?;
+    // Only now say where we are: whoever reads this line may press Ctrl-C at once.
+    println!("Bound UDP on {local}");
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: serve

@@ -65,7 +65,6 @@ fn run() -> anyhow::Result<()> {
     let local = socket
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Bound UDP on {local}");
     // ANCHOR_END: bind
 
     // ANCHOR: ctrl_c
@@ -76,6 +75,8 @@ fn run() -> anyhow::Result<()> {
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
         .context("could not set a read timeout")?;
+    // Only now say where we are: whoever reads this line may press Ctrl-C at once.
+    println!("Bound UDP on {local}");
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: receive
