@@ -30,7 +30,7 @@ const USAGE: &str = "\
 usage: 08_broadcast_recv [ADDR] [--count N]
 
   ADDR       IP:PORT to bind (default 0.0.0.0:9999; port 0 picks a free port)
-  --count N  stop after receiving N datagrams (default: run until Ctrl-C)
+  --count N  stop after receiving N datagrams, N >= 1 (default: run until Ctrl-C)
 
 The first line printed is the address really bound: `Bound UDP on IP:PORT`.
 Several receivers may bind the same port. Stop a receiver with Ctrl-C.
@@ -43,6 +43,9 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let count: Option<u64> = args.option("--count");
+    if count == Some(0) {
+        args.usage_error("--count 0: a receiver stops after at least one datagram");
+    }
     let addr: SocketAddr = args.next_or("ADDR", "0.0.0.0:9999");
     args.finish();
 
