@@ -225,6 +225,13 @@ fn a_bad_address_prints_usage_and_status_2() {
             .stderr
             .contains("usage: 08_broadcast_recv [ADDR] [--count N]")
     );
+    let zero = run("08_broadcast_recv", &["0.0.0.0:0", "--count", "0"]);
+    assert_eq!(zero.code(), Some(2), "{zero:?}");
+    assert!(
+        zero.stderr.starts_with("error: --count 0: "),
+        "{}",
+        zero.stderr
+    );
 }
 
 // Exercises of chapter 08. Each fails on the listing as shipped; solve the exercise, then run
