@@ -109,6 +109,28 @@ fn a_reply_too_big_for_udp_is_logged_and_the_server_goes_on() {
 }
 
 #[test]
+fn a_client_that_vanishes_before_its_reply_does_not_matter() {
+    let mut server = start();
+    for _ in 0..3 {
+        let gone = socket();
+        let me = gone.local_addr().unwrap();
+        gone.send_to(b"ghost", server.socket_addr()).unwrap();
+        drop(gone); // closed before the reply: the reply finds no socket there
+        server.expect_line(&format!("Received from {me}"));
+    }
+    let client = socket();
+    assert_eq!(ask(&client, &server, b"Ada"), b"Hello, Ada!");
+    assert!(
+        server
+            .seen
+            .iter()
+            .all(|l| !l.contains("failed") && !l.contains("could not")),
+        "{:?}",
+        server.seen
+    );
+}
+
+#[test]
 fn twenty_clients_interleaved_each_get_their_own_replies() {
     let server = start();
     let addr = server.socket_addr();
