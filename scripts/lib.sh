@@ -106,3 +106,26 @@ run_client_failing() {
     [[ $status -ne 0 ]] || fail "$binary succeeded, but should have failed"
     say "$binary exited with status $status"
 }
+
+# wait_servers: waits (at most 5 s) for every server to exit by itself, as receivers started
+# with `--count N` do, then prints each log labelled, server by server.
+wait_servers() {
+    local i pid status tries
+    for i in "${!SERVER_PIDS[@]}"; do
+        pid=${SERVER_PIDS[$i]}
+        tries=0
+        while kill -0 "$pid" 2>/dev/null; do
+            tries=$((tries + 1))
+            [[ $tries -le 100 ]] || fail "'${SERVER_NAMES[$i]}' did not finish within 5 s"
+            sleep 0.05
+        done
+        status=0
+        wait "$pid" || status=$?
+        [[ $status -eq 0 ]] || fail "'${SERVER_NAMES[$i]}' exited with status $status"
+    done
+    wait # the log copiers end when the servers do
+    for i in "${!SERVER_NAMES[@]}"; do
+        sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
+    done
+    SERVER_PIDS=()
+}
