@@ -322,3 +322,6 @@ pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("read to end failed: {e}"));
     buffer
 }
+
+#[cfg(unix)]
+pub mod unix;
