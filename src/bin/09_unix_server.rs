@@ -60,17 +60,17 @@ fn run() -> anyhow::Result<()> {
     let path: PathBuf = args.next_or("PATH", "/tmp/socket-workbook.sock");
     args.finish();
 
-    let stale = remove_stale_socket(&path)?;
-
     // ANCHOR: bind
+    // A socket file left by an earlier run would make bind fail with "Address already in use".
+    let stale = remove_stale_socket(&path)?;
     // Python: s = socket.socket(AF_UNIX, SOCK_STREAM); s.bind(path); s.listen(5)
     // `bind` creates the socket file; Rust's UnixListener binds and listens in one call.
     let listener = UnixListener::bind(&path).map_err(|e| bind_error(&path, e))?;
     println!("Listening on {}", path.display());
-    // ANCHOR_END: bind
     if stale {
         println!("(removed a stale socket file left by an earlier run)");
     }
+    // ANCHOR_END: bind
 
     // ANCHOR: ctrl_c
     // Ctrl-C sets `stop`, then connects to our own socket file once, so the blocked `accept`

@@ -8,7 +8,7 @@
 //! 2. One write of 3000 bytes, read with a 1024-byte buffer like Python's `recv(1024)`, arrives
 //!    in three reads.
 //! 3. One write of 1 MiB, read into a buffer big enough for all of it, still arrives in many
-//!    reads, because the receiving socket's buffer holds only a few KiB at a time.
+//!    reads, because the receiving socket's buffer (SO_RCVBUF) holds far less than 1 MiB.
 //!
 //! ```text
 //! $ cargo run --bin 11_sticky_packets
@@ -143,7 +143,7 @@ fn split_by_receive_buffer() -> anyhow::Result<()> {
     const SIZE: usize = 1024 * 1024;
     println!("Part 3: one write of {SIZE} bytes, read into a buffer of {SIZE} bytes");
     // A listener with a small receive buffer (16 KiB asked; Linux doubles it for bookkeeping).
-    // Accepted sockets inherit it. It must be set before `listen`.
+    // Accepted sockets inherit it. It must be set before `listen` (see tcp(7)).
     let addr: SocketAddr = "127.0.0.1:0".parse()?;
     let socket = Socket::new(Domain::IPV4, Type::STREAM, None).context("creating a socket")?;
     socket
@@ -156,8 +156,8 @@ fn split_by_receive_buffer() -> anyhow::Result<()> {
     let listener: TcpListener = socket.into();
     let (mut sender, mut receiver) = connected_pair(&listener)?;
 
-    // 1 MiB does not fit in the buffers between us, so this write must run while we read: it
-    // blocks whenever the receiver's buffer is full. Hence a thread.
+    // 1 MiB need not fit in the buffers between us, so this write may block until we read.
+    // It runs on its own thread, so that we can read meanwhile.
     let writer = thread::spawn(move || sender.write_all(&vec![b'x'; SIZE]));
     let reads = read_all(&mut receiver, SIZE)?;
     writer
@@ -172,7 +172,7 @@ fn split_by_receive_buffer() -> anyhow::Result<()> {
         reads.len()
     );
     println!(
-        "1 write, {} reads: the receiving socket never held more than a few KiB at once.",
+        "1 write, {} reads: its receive buffer is far smaller than the write.",
         reads.len()
     );
     Ok(())
