@@ -153,7 +153,8 @@ fn bind_error(path: &Path, e: std::io::Error) -> anyhow::Error {
     let shown = path.display();
     let len = path.as_os_str().len();
     let hint = match e.kind() {
-        // The address is a fixed 108-byte field (sun_path) that ends with a zero byte.
+        // The address is a fixed-size field (sun_path: 108 bytes on Linux, 104 on macOS) that
+        // ends with a zero byte.
         ErrorKind::InvalidInput => {
             format!("the path is {len} bytes; a Unix socket path must be shorter than 108")
         }
