@@ -46,6 +46,9 @@ pub fn receive_hello(stream: &mut impl Read) -> anyhow::Result<String> {
         Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
             bail!("no answer from the server in time")
         }
+        // A server that closes while our last message sits unread in its buffer makes the
+        // kernel reset the connection: for us that is the same as a plain close.
+        Err(e) if e.kind() == ErrorKind::ConnectionReset => 0,
         Err(e) => bail!("could not read from the server: {e}"),
     };
     if n == 0 {
