@@ -112,15 +112,16 @@ fn run() -> anyhow::Result<()> {
     println!();
     println!("What a careful receiver refuses (the limit here is 100 bytes)");
     let limit = 100;
-    let hostile: [(&str, &[u8]); 4] = [
-        ("a length of 4294967295", &[0xff, 0xff, 0xff, 0xff]),
-        ("a peer that closes mid-frame", b"\x00\x00\x00\x0aabc"),
-        ("a line with no end", &[b'x'; 200]),
-        ("a peer that closes mid-line", b"hel"),
+    // (what it is, sent with a length prefix?, the bytes the peer sends before closing)
+    let hostile: [(&str, bool, &[u8]); 4] = [
+        ("a length of 4294967295", true, &[0xff, 0xff, 0xff, 0xff]),
+        ("a peer that closes mid-frame", true, b"\x00\x00\x00\x0aabc"),
+        ("a line with no end", false, &[b'x'; 200]),
+        ("a peer that closes mid-line", false, b"hel"),
     ];
-    for (i, (what, bytes)) in hostile.into_iter().enumerate() {
+    for (what, prefixed, bytes) in hostile {
         let (mut receiver, sender) = send(bytes.to_vec(), Split::AllAtOnce)?;
-        let result = if i < 2 {
+        let result = if prefixed {
             read_frame(&mut receiver, limit)
         } else {
             read_line(&mut BufReader::new(&mut receiver), limit)
