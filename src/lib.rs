@@ -6,6 +6,8 @@
 //! taught something that later chapters reuse, it may move here and be quoted from here.
 
 pub mod http;
+pub mod framing;
+pub mod hello;
 
 use std::fmt::Display;
 use std::process::ExitCode;

@@ -327,3 +327,5 @@ pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
 
 /// Raw UDP sockets for the UDP and broadcast tests (chapters 05 to 08).
 pub mod udp;
+#[cfg(unix)]
+pub mod unix;
