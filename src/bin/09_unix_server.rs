@@ -66,19 +66,20 @@ fn run() -> anyhow::Result<()> {
     // Python: s = socket.socket(AF_UNIX, SOCK_STREAM); s.bind(path); s.listen(5)
     // `bind` creates the socket file; Rust's UnixListener binds and listens in one call.
     let listener = UnixListener::bind(&path).map_err(|e| bind_error(&path, e))?;
-    println!("Listening on {}", path.display());
-    if stale {
-        println!("(removed a stale socket file left by an earlier run)");
-    }
     // ANCHOR_END: bind
 
     // ANCHOR: ctrl_c
     // Ctrl-C sets `stop`, then connects to our own socket file once, so the blocked `accept`
-    // returns and the loop sees the flag.
+    // returns and the loop sees the flag. Installed before the first line is printed, so that
+    // whoever reads that line may press Ctrl-C at once.
     let wake_path = path.clone();
     let stop = stop_on_ctrl_c(move || {
         let _ = UnixStream::connect(&wake_path);
     })?;
+    println!("Listening on {}", path.display());
+    if stale {
+        println!("(removed a stale socket file left by an earlier run)");
+    }
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: accept_loop
