@@ -6,27 +6,37 @@
 //! how you find the other program, not how you talk to it.
 
 use std::io::{ErrorKind, Read, Write};
+use std::thread;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 
 // ANCHOR: serve
 /// The server's side: sends `Welcome!`, answers each message X with `Hello, X!`, and returns
-/// when the client sends `exit` or closes its side. One read is taken as one message, which
-/// works only because the client waits for each reply (see chapters 02 and 11).
-pub fn serve_hello(mut stream: impl Read + Write) -> anyhow::Result<()> {
+/// when the client sends `exit` or closes its side. With a `pause`, waits that long before
+/// each reply, as the notes' server does. Errors end this client only.
+pub fn serve_hello(mut stream: impl Read + Write, pause: Option<Duration>) -> anyhow::Result<()> {
+    // Python: sock.send(b'Welcome!')
     stream
         .write_all(b"Welcome!")
         .context("sending the welcome")?;
     let mut buffer = [0u8; 1024];
     loop {
+        // Python: data = sock.recv(1024). One read is taken as one message: that works only
+        // because the client waits for each reply (see chapter 02, and 11 for the fix).
         let n = stream.read(&mut buffer).context("reading a message")?;
         if n == 0 {
             return Ok(()); // end of stream: the client closed its side
         }
+        // Bytes that are not UTF-8 become U+FFFD instead of crashing the thread.
         let message = String::from_utf8_lossy(&buffer[..n]);
+        if let Some(pause) = pause {
+            thread::sleep(pause); // Python: time.sleep(1)
+        }
         if message == "exit" {
             return Ok(());
         }
+        // Python: sock.send(('Hello, %s!' % data.decode('utf-8')).encode('utf-8'))
         let reply = format!("Hello, {message}!");
         stream
             .write_all(reply.as_bytes())

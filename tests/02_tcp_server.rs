@@ -288,20 +288,17 @@ fn messages_sent_without_waiting_arrive_glued() {
 // `cargo test --test 02_tcp_server -- --ignored`.
 
 #[test]
-#[ignore = "exercise: --greeting TEXT replaces Hello"]
-fn exercise_greeting_option() {
-    let server = Server::start("02_tcp_server", &["127.0.0.1:0", "--greeting", "Bonjour"]);
+#[ignore = "exercise: --once serves one client, then exits"]
+fn exercise_once() {
+    let mut server = Server::start("02_tcp_server", &["127.0.0.1:0", "--once"]);
     let mut client = connect(server.socket_addr());
     assert_eq!(read_once(&mut client), b"Welcome!");
-    assert_eq!(ask(&mut client, b"Ada"), b"Bonjour, Ada!");
-    let plain = start();
-    let mut client = connect(plain.socket_addr());
-    assert_eq!(read_once(&mut client), b"Welcome!");
-    assert_eq!(
-        ask(&mut client, b"Ada"),
-        b"Hello, Ada!",
-        "Hello stays the default"
-    );
+    assert_eq!(ask(&mut client, b"Ada"), b"Hello, Ada!");
+    client.write_all(b"exit").unwrap();
+    assert_eq!(read_to_end(&mut client), b"");
+    let (status, lines) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert!(lines.last().is_some_and(|l| l.ends_with("Bye.")), "{lines:?}");
 }
 
 #[test]

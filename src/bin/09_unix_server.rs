@@ -101,7 +101,7 @@ fn run() -> anyhow::Result<()> {
         thread::spawn(move || {
             println!("Accept new connection #{count}...");
             // The protocol is chapter 02's, shared in src/hello.rs: only the socket changed.
-            match serve_hello(stream) {
+            match serve_hello(stream, None) {
                 Ok(()) => println!("Connection #{count} closed."),
                 Err(e) => println!("Connection #{count} closed: {e:#}"),
             }
