@@ -158,6 +158,19 @@ fn no_server_means_every_reply_is_lost_and_the_status_counts_them() {
 }
 
 #[test]
+fn losses_past_255_exit_255_never_a_wrapped_count() {
+    // An exit status is one byte: 256 cut to 8 bits is 0, which would mean "all came".
+    let addr = socket().local_addr().unwrap().to_string();
+    let names: Vec<String> = (0..256).map(|i| format!("n{i}")).collect();
+    let mut args = vec![addr.as_str(), "--timeout", "1"];
+    args.extend(names.iter().map(String::as_str));
+    let output = run("06_udp_client", &args);
+    assert_eq!(output.code(), Some(255), "{}", output.stderr);
+    assert_eq!(output.stdout.lines().count(), 256);
+    assert_eq!(output.stderr, "256 of 256 replies lost\n");
+}
+
+#[test]
 fn a_bad_address_or_timeout_prints_usage_and_status_2() {
     let output = run("06_udp_client", &["9999"]);
     assert_eq!(output.code(), Some(2), "{output:?}");

@@ -3,7 +3,7 @@
 //! It sends each name as one datagram to the server of chapter 05 and prints the reply. UDP
 //! promises nothing: a datagram or its reply may be lost, so the client waits for each reply
 //! only a short time (`--timeout`, one second by default), reports a reply that did not come,
-//! and goes on. Its exit status is the number of replies lost (0 when all came).
+//! and goes on. Its exit status is the number of replies lost (0 when all came, at most 255).
 //!
 //! Start the server first, then the client, in two terminals:
 //!
@@ -33,7 +33,8 @@ usage: 06_udp_client [ADDR] [NAME...] [--timeout MS]
   NAME          names to send (default: Michael Tracy Sarah)
   --timeout MS  how long to wait for each reply, in milliseconds (default 1000)
 
-The exit status is the number of replies that did not come (0: all came).
+The exit status is the number of replies that did not come (0: all came; at most 255).
+An error or a bad argument exits 1 or 2 too, and prints a line that starts with `error:`.
 Start 05_udp_server first.
 ";
 
@@ -41,7 +42,7 @@ Start 05_udp_server first.
 fn main() -> ExitCode {
     match run() {
         Ok(0) => ExitCode::SUCCESS,
-        // The exit status can only go up to 255.
+        // An exit status is one byte. 256 losses must not wrap round to 0, "all came".
         Ok(lost) => ExitCode::from(u8::try_from(lost).unwrap_or(u8::MAX)),
         Err(e) => report(Err(e)),
     }
