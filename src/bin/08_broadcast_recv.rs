@@ -71,9 +71,10 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR_END: bind
 
     // ANCHOR: ctrl_c
-    // Ctrl-C only sets `stop`. A datagram to ourselves cannot wake us, as it does in chapter 05:
-    // when several sockets share a port, an ordinary datagram reaches only one of them. So
-    // `recv_from` gives up every 100 ms to look at the flag.
+    // Ctrl-C only sets `stop`. Chapter 05 wakes its blocked `recv_from` with a datagram to
+    // itself; here that fails: when several receivers share the port, an ordinary datagram
+    // goes to one of them only (on Linux, the one bound last), maybe not us. So `recv_from`
+    // gives up every 100 ms, and the loop looks at the flag.
     let stop = stop_on_ctrl_c(|| {})?;
     socket
         .set_read_timeout(Some(Duration::from_millis(100)))
