@@ -160,7 +160,10 @@ fn no_server_means_every_reply_is_lost_and_the_status_counts_them() {
 #[test]
 fn losses_past_255_exit_255_never_a_wrapped_count() {
     // An exit status is one byte: 256 cut to 8 bits is 0, which would mean "all came".
-    let addr = socket().local_addr().unwrap().to_string();
+    // A server that never answers: it holds its port (so no other test can take it) and
+    // never reads.
+    let silent = socket();
+    let addr = silent.local_addr().unwrap().to_string();
     let names: Vec<String> = (0..256).map(|i| format!("n{i}")).collect();
     let mut args = vec![addr.as_str(), "--timeout", "1"];
     args.extend(names.iter().map(String::as_str));
