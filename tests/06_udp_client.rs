@@ -3,6 +3,8 @@
 
 mod common;
 
+use std::io::Read;
+use std::process::{Child, Command, Stdio};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -139,6 +141,82 @@ fn a_late_reply_is_taken_for_the_next_one() {
         output.stdout,
         "no reply for \"A\" within 200ms: UDP does not promise delivery\nHello, A!\n"
     );
+}
+
+/// The state letter of process `pid` from /proc (`S` asleep, `T` stopped, ...), Linux only.
+fn process_state(pid: u32) -> char {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // The state follows the command name, which is in parentheses.
+    stat.rsplit(") ")
+        .next()
+        .and_then(|rest| rest.chars().next())
+        .unwrap_or('?')
+}
+
+/// Waits (at most `TIMEOUT`) until process `pid` is in state `state`.
+fn wait_for_state(pid: u32, state: char) {
+    let deadline = Instant::now() + common::TIMEOUT;
+    while process_state(pid) != state {
+        assert!(
+            Instant::now() < deadline,
+            "process {pid} never reached state {state}"
+        );
+        thread::yield_now();
+    }
+}
+
+#[test]
+fn ctrl_z_then_fg_while_waiting_does_not_end_the_client() {
+    let server = socket();
+    let addr = server.local_addr().unwrap().to_string();
+    let child = Command::new(common::bin("06_udp_client"))
+        .args([&addr, "Ada", "--timeout", "5000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut client = KillOnDrop(child);
+    let pid = client.0.id();
+    let (name, from) = recv(&server);
+    assert_eq!(name, b"Ada");
+    // Sent, and now asleep: the only wait after sending is the one for the reply.
+    wait_for_state(pid, 'S');
+    // What Ctrl-Z and `fg` do to a program in a terminal: stop it, then continue it.
+    common::signal(pid, "-STOP");
+    wait_for_state(pid, 'T');
+    common::signal(pid, "-CONT");
+    server.send_to(b"Hello, Ada!", from).unwrap();
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    // Bounded: the client gives up by itself after its 5 s.
+    client
+        .0
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    client
+        .0
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    let status = client.0.wait().unwrap();
+    assert_eq!(stderr, "", "the wait must survive the stop");
+    assert_eq!(stdout, "Hello, Ada!\n");
+    assert!(status.success(), "{status:?}");
+}
+
+/// Kills and reaps the child when the test ends, also when it fails half-way.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
 
 #[test]

@@ -126,6 +126,9 @@ fn receive_reply(
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
                 return Ok(None);
             }
+            // Ctrl-Z then `fg` (a stop and a continue) cuts a wait with a timeout short: wait
+            // again, for the time that is left.
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
             Err(e) => return Err(anyhow!("could not receive from {server}: {e}")),
         }
     }

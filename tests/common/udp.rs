@@ -47,9 +47,15 @@ pub fn broadcaster() -> UdpSocket {
 /// Receives one datagram; panics after `TIMEOUT`.
 pub fn recv(socket: &UdpSocket) -> (Vec<u8>, SocketAddr) {
     let mut buffer = vec![0u8; 65536];
-    let (n, from) = socket
-        .recv_from(&mut buffer)
-        .unwrap_or_else(|e| panic!("no datagram within {TIMEOUT:?}: {e}"));
+    let (n, from) = loop {
+        match socket.recv_from(&mut buffer) {
+            Ok(received) => break received,
+            // A stop and continue of the test process (a loaded machine can freeze and thaw
+            // it) cuts a wait with a timeout short: wait again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            Err(e) => panic!("no datagram within {TIMEOUT:?}: {e}"),
+        }
+    };
     buffer.truncate(n);
     (buffer, from)
 }
@@ -63,7 +69,10 @@ pub fn recv_text(socket: &UdpSocket) -> String {
 pub fn try_recv(socket: &UdpSocket, wait: Duration) -> Option<Vec<u8>> {
     socket.set_read_timeout(Some(wait)).unwrap();
     let mut buffer = vec![0u8; 65536];
-    let result = socket.recv_from(&mut buffer);
+    let mut result = socket.recv_from(&mut buffer);
+    while matches!(&result, Err(e) if e.kind() == ErrorKind::Interrupted) {
+        result = socket.recv_from(&mut buffer); // see `recv`
+    }
     socket.set_read_timeout(Some(TIMEOUT)).unwrap();
     match result {
         Ok((n, _)) => Some(buffer[..n].to_vec()),
