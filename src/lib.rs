@@ -11,6 +11,8 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
+pub mod tls;
+
 /// Ends a listing: `Ok` exits 0; an error is printed as one line on stderr and exits 1.
 ///
 /// Every binary's `main` is `fn main() -> ExitCode { report(run()) }`. Returning

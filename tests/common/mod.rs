@@ -11,6 +11,8 @@
 //! channels, which wake up the moment the awaited line or exit arrives.
 #![allow(dead_code)] // each test file uses only part of the harness
 
+pub mod tls;
+
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
