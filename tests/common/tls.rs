@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::{fs, process};
 
 use native_tls::{Certificate, Identity, TlsAcceptor, TlsConnector, TlsStream};
-use rcgen::{BasicConstraints, CertificateParams, IsCa, KeyPair, date_time_ymd};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, date_time_ymd};
 
 use super::TIMEOUT;
 
@@ -114,12 +114,16 @@ pub fn signed_by_a_ca() -> (CertFiles, CertFiles) {
     let ca_key = KeyPair::generate().unwrap();
     let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
     ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names matter: a certificate whose issuer name equals its subject name counts
+    // as self-signed, and rcgen gives every certificate the same name unless told otherwise.
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Workbook Test CA");
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
-    let cert = CertificateParams::new(names(&["localhost", "127.0.0.1"]))
-        .unwrap()
-        .signed_by(&key, &ca, &ca_key)
-        .unwrap();
+    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+    params.distinguished_name.push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
     (
         CertFiles::write(cert.pem(), key.serialize_pem()),
         CertFiles::write(ca.pem(), ca_key.serialize_pem()),
