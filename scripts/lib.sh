@@ -91,3 +91,18 @@ stop_servers() {
     done
     SERVER_PIDS=()
 }
+
+# run_client_failing LABEL BINARY ARGS...: like run_client, for a run that is meant to fail (to
+# show an error on both sides): prints its output labelled, then its exit status; the demo
+# fails if it succeeds instead.
+run_client_failing() {
+    local label=$1 binary=$2
+    shift 2
+    ensure_built
+    say "running $binary $* (this one should fail)"
+    local status=0
+    timeout 10 "$BIN_DIR/$binary" "$@" >"$WORK_DIR/client.out" 2>&1 || status=$?
+    sed "s/^/$label | /" "$WORK_DIR/client.out"
+    [[ $status -ne 0 ]] || fail "$binary succeeded, but should have failed"
+    say "$binary exited with status $status"
+}
