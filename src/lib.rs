@@ -6,14 +6,13 @@
 //! taught something that later chapters reuse, it may move here and be quoted from here.
 
 pub mod http;
+pub mod tls;
 
 use std::fmt::Display;
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-
-pub mod tls;
 
 /// Ends a listing: `Ok` exits 0; an error is printed as one line on stderr and exits 1.
 ///

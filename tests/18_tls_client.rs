@@ -235,7 +235,10 @@ fn no_server_gives_one_line_and_status_1() {
         .local_addr()
         .unwrap();
     let cert = localhost();
-    let output = run("18_tls_client", &[&addr.to_string(), "--ca", cert.cert_arg()]);
+    let output = run(
+        "18_tls_client",
+        &[&addr.to_string(), "--ca", cert.cert_arg()],
+    );
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
@@ -271,7 +274,11 @@ fn no_ca_prints_usage_and_status_2() {
         "{}",
         output.stderr
     );
-    assert!(output.stderr.contains("usage: 18_tls_client [ADDR] [NAME...]"));
+    assert!(
+        output
+            .stderr
+            .contains("usage: 18_tls_client [ADDR] [NAME...]")
+    );
 }
 
 // Exercises of chapter 18 (the client). Each fails on the listing as shipped; solve the

@@ -360,7 +360,10 @@ fn make_cert_pkcs12_file_works_and_a_wrong_password_is_refused() {
     let p12 = dir.dir.join("identity.p12");
     let p12 = p12.to_str().unwrap();
     let server = Server::start("18_tls_server", &["127.0.0.1:0", "--pkcs12", p12]);
-    let output = run("18_tls_client", &[&server.addr, "Ada", "--ca", dir.cert_arg()]);
+    let output = run(
+        "18_tls_client",
+        &[&server.addr, "Ada", "--ca", dir.cert_arg()],
+    );
     assert_eq!(output.code(), Some(0), "{output:?}");
     assert_eq!(output.stdout, "Welcome!\nHello, Ada!\n");
     let wrong = run(
@@ -368,7 +371,11 @@ fn make_cert_pkcs12_file_works_and_a_wrong_password_is_refused() {
         &["127.0.0.1:0", "--pkcs12", p12, "--password", "guess"],
     );
     assert_eq!(wrong.code(), Some(1), "{wrong:?}");
-    assert!(wrong.stderr.contains("mac verify failure"), "{}", wrong.stderr);
+    assert!(
+        wrong.stderr.contains("mac verify failure"),
+        "{}",
+        wrong.stderr
+    );
     assert!(wrong.stderr.ends_with("; is the --password right?\n"));
 }
 
@@ -381,7 +388,11 @@ fn make_cert_refuses_to_write_inside_the_workbook() {
             .arg(&inside),
     );
     assert_eq!(output.code(), Some(1), "{output:?}");
-    assert!(output.stderr.contains("keep private keys out of the repository"));
+    assert!(
+        output
+            .stderr
+            .contains("keep private keys out of the repository")
+    );
     assert!(!inside.exists());
 }
 

@@ -122,7 +122,9 @@ pub fn signed_by_a_ca() -> (CertFiles, CertFiles) {
     let ca = ca_params.self_signed(&ca_key).unwrap();
     let key = KeyPair::generate().unwrap();
     let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
-    params.distinguished_name.push(DnType::CommonName, "localhost");
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
     let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
     (
         CertFiles::write(cert.pem(), key.serialize_pem()),
