@@ -298,7 +298,10 @@ fn exercise_once() {
     assert_eq!(read_to_end(&mut client), b"");
     let (status, lines) = server.wait_exit();
     assert!(status.success(), "{status:?}");
-    assert!(lines.last().is_some_and(|l| l.ends_with("Bye.")), "{lines:?}");
+    assert!(
+        lines.last().is_some_and(|l| l.ends_with("Bye.")),
+        "{lines:?}"
+    );
 }
 
 #[test]
