@@ -222,6 +222,13 @@ fn no_path_leaves_the_served_directory() {
     symlink(site.outer.path().join("secret.txt"), www.join("leak.txt")).unwrap();
     symlink(site.outer.path(), www.join("up")).unwrap();
     symlink(www.join("hello.html"), www.join("alias.html")).unwrap();
+    // A directory whose index.html is a link pointing out.
+    fs::create_dir(www.join("trap")).unwrap();
+    symlink(
+        site.outer.path().join("secret.txt"),
+        www.join("trap/index.html"),
+    )
+    .unwrap();
     let server = site.start(&[]);
     let addr = server.socket_addr();
     let secret = fs::read_to_string(site.outer.path().join("secret.txt")).unwrap();
@@ -242,6 +249,7 @@ fn no_path_leaves_the_served_directory() {
         outside.to_str().unwrap(),
         "/leak.txt",
         "/up/secret.txt",
+        "/trap/",
     ] {
         let reply = get(addr, path);
         assert_status(&reply, 404);
