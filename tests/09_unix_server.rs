@@ -101,11 +101,18 @@ fn clients_that_vanish_or_send_a_lot_do_not_stop_it() {
 fn a_stale_socket_file_is_replaced() {
     let dir = TempDir::new("09-stale");
     let path = dir.join("hello.sock");
-    // A listener that goes away leaves its file behind, as a crashed server does.
-    drop(UnixListener::bind(&path).unwrap());
-    assert!(is_socket(&path));
+    // A server that crashes (dropping a `Server` kills it with SIGKILL) leaves its file behind.
+    drop(start(&path));
+    assert!(is_socket(&path), "a killed server leaves its socket file");
     let mut server = start(&path);
     assert_eq!(server.first_line, format!("Listening on {path}"));
+    server.expect_line("(removed a stale socket file left by an earlier run)");
+    assert_serves(&path);
+    // The same for a file left by any listener that closed without removing it.
+    drop(server);
+    std::fs::remove_file(&path).unwrap();
+    drop(UnixListener::bind(&path).unwrap());
+    let mut server = start(&path);
     server.expect_line("(removed a stale socket file left by an earlier run)");
     assert_serves(&path);
 }
@@ -275,11 +282,21 @@ fn exercise_abstract_name() {
     use std::os::unix::net::SocketAddr;
     let dir = TempDir::new("09-ex-abstract");
     let name = format!("socket-workbook-test-{}", std::process::id());
-    let server = Server::start("09_unix_server", &["--abstract", &name]);
+    // Run it in an empty directory, to see that it creates no file there.
+    let mut server = Server::start_command(
+        Command::new(common::bin("09_unix_server"))
+            .args(["--abstract", &name])
+            .current_dir(dir.path()),
+    );
     assert_eq!(server.first_line, format!("Listening on @{name}"));
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let mut client = UnixStream::connect_addr(&addr).unwrap();
     client.set_read_timeout(Some(common::TIMEOUT)).unwrap();
     assert_eq!(read_once_unix(&mut client), b"Welcome!");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Ctrl-C must still wake the server: its wake-up connects to the abstract name too.
+    drop(client);
+    server.interrupt();
+    let (status, _) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
 }

@@ -161,7 +161,10 @@ fn bind_error(path: &Path, e: std::io::Error) -> anyhow::Error {
         }
         ErrorKind::NotFound => "does its directory exist?".to_string(),
         ErrorKind::PermissionDenied => "may you create files in its directory?".to_string(),
-        ErrorKind::AddrInUse => "another program created it just now; try again".to_string(),
+        // After remove_stale_socket, only a server starting at the same moment can cause this.
+        ErrorKind::AddrInUse => {
+            "a socket file is already there; is another server starting?".to_string()
+        }
         _ => "is the path right?".to_string(),
     };
     anyhow!("could not bind {shown}: {e}; {hint}")
