@@ -176,6 +176,21 @@ fn ctrl_c_stops_it_and_removes_the_socket_file() {
 }
 
 #[test]
+fn ctrl_c_still_works_when_the_socket_file_was_deleted() {
+    let dir = TempDir::new("09-deleted");
+    let path = dir.join("hello.sock");
+    let mut server = start(&path);
+    std::fs::remove_file(&path).unwrap(); // the server cannot be reached, nor woken, through it
+    server.interrupt();
+    let (status, lines) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("Ctrl-C received, but {path} is gone. Bye.").as_str())
+    );
+}
+
+#[test]
 fn a_path_too_long_gives_one_line() {
     let dir = TempDir::new("09-long");
     // sun_path holds 108 bytes, the last of which must be a zero: 108 bytes is one too many.

@@ -74,7 +74,12 @@ fn run() -> anyhow::Result<()> {
     // whoever reads that line may press Ctrl-C at once.
     let wake_path = path.clone();
     let stop = stop_on_ctrl_c(move || {
-        let _ = UnixStream::connect(&wake_path);
+        if UnixStream::connect(&wake_path).is_err() {
+            // Someone deleted our socket file: nothing can reach `accept` any more, so stop
+            // right here. (There is no file left to remove.)
+            println!("Ctrl-C received, but {} is gone. Bye.", wake_path.display());
+            std::process::exit(0);
+        }
     })?;
     println!("Listening on {}", path.display());
     if stale {
