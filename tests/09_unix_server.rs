@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::unix::{TempDir, connect_unix, read_once_unix, running_as_root};
-use common::{Server, run, run_command};
+use common::unix::{TempDir, connect_unix, read_once_unix, run_unprivileged};
+use common::{Server, run};
 
 fn start(path: &str) -> Server {
     Server::start("09_unix_server", &[path])
@@ -235,19 +235,7 @@ fn no_permission_gives_one_line() {
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     let path = format!("{}/hello.sock", locked.display());
-    let server = common::bin("09_unix_server");
-    // Root may write anywhere; run the server as the unprivileged user `nobody` then.
-    let output = if running_as_root(&dir) {
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        run_command(
-            Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(&server)
-                .arg(&path),
-        )
-    } else {
-        run_command(Command::new(&server).arg(&path))
-    };
+    let output = run_unprivileged(&dir, &common::bin("09_unix_server"), &[&path]);
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,

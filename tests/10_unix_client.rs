@@ -11,8 +11,8 @@ use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, Receiver};
 use std::thread;
 
-use common::unix::{TempDir, running_as_root};
-use common::{TIMEOUT, run, run_command};
+use common::unix::{TempDir, run_unprivileged};
+use common::{TIMEOUT, run};
 
 /// Answers one client the hello way on `listener`, on a thread. The channel delivers the
 /// messages it received once that client has gone.
@@ -126,18 +126,7 @@ fn a_socket_file_without_write_permission_gives_one_line() {
     let _listener = UnixListener::bind(&path).unwrap(); // a live server, but...
     // ...its file may be read, not written: connecting needs write permission.
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
-    let client = common::bin("10_unix_client");
-    // Root may connect anyway; run the client as the unprivileged user `nobody` then.
-    let output = if running_as_root(&dir) {
-        run_command(
-            Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(&client)
-                .arg(&path),
-        )
-    } else {
-        run_command(Command::new(&client).arg(&path))
-    };
+    let output = run_unprivileged(&dir, &common::bin("10_unix_client"), &[&path]);
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
