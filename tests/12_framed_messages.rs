@@ -213,8 +213,8 @@ fn a_short_stream_comes_back_exactly_however_it_is_cut() {
     ];
     let bytes = lined(&sent);
     for sizes in every_cut(bytes.len()) {
-        // A BufReader with a 1-byte buffer, so the cuts really reach read_line.
-        let mut reader = BufReader::with_capacity(1, Pieces::new(bytes.clone(), sizes.clone()));
+        // Each read of the BufReader returns one piece, so read_line meets every cut.
+        let mut reader = BufReader::new(Pieces::new(bytes.clone(), sizes.clone()));
         let mut got = Vec::new();
         while let Some(m) = read_line(&mut reader, DEFAULT_LIMIT).unwrap() {
             got.push(m);
