@@ -10,8 +10,10 @@ SERVER_PIDS=()
 SERVER_NAMES=()
 
 cleanup() {
+    # Kill only our own background jobs that are still running: a pid we already reaped may
+    # belong to some other process by now.
     local pid
-    for pid in "${SERVER_PIDS[@]}"; do
+    for pid in $(jobs -pr); do
         kill -KILL "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK_DIR"
