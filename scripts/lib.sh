@@ -10,8 +10,10 @@ SERVER_PIDS=()
 SERVER_NAMES=()
 
 cleanup() {
+    # Kill only our own background jobs that are still running: a pid we already reaped may
+    # belong to some other process by now.
     local pid
-    for pid in "${SERVER_PIDS[@]}"; do
+    for pid in $(jobs -pr); do
         kill -KILL "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK_DIR"
@@ -107,6 +109,29 @@ run_client_failing() {
     say "$binary exited with status $status"
 }
 
+# wait_servers: waits (at most 5 s) for every server to exit by itself, as receivers started
+# with `--count N` do, then prints each log labelled, server by server.
+wait_servers() {
+    local i pid status tries
+    for i in "${!SERVER_PIDS[@]}"; do
+        pid=${SERVER_PIDS[$i]}
+        tries=0
+        while kill -0 "$pid" 2>/dev/null; do
+            tries=$((tries + 1))
+            [[ $tries -le 100 ]] || fail "'${SERVER_NAMES[$i]}' did not finish within 5 s"
+            sleep 0.05
+        done
+        status=0
+        wait "$pid" || status=$?
+        [[ $status -eq 0 ]] || fail "'${SERVER_NAMES[$i]}' exited with status $status"
+    done
+    wait # the log copiers end when the servers do
+    for i in "${!SERVER_NAMES[@]}"; do
+        sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
+    done
+    SERVER_PIDS=()
+}
+
 # start_https_files LABEL DIR CERT KEY: serves the files in DIR over HTTPS with OpenSSL's own
 # test server (`openssl s_server -WWW`) on a free port of 127.0.0.1, and sets SERVER_ADDR. It
 # answers `GET /NAME` with the file DIR/NAME, one connection at a time. Stop it with
@@ -119,8 +144,7 @@ start_https_files() {
     mkfifo "$fifo"
     (cd "$dir" && exec openssl s_server -WWW -accept 127.0.0.1:0 \
         -cert "$cert" -key "$key") >"$fifo" 2>&1 &
-    SERVER_PIDS+=("$!") # so the demo's cleanup kills it, whatever happens
-    HTTPS_FILES_PID=$!
+    HTTPS_FILES_PID=$! # a background job: the demo's cleanup kills it, whatever happens
     exec {fd}<"$fifo"
     # It prints `ACCEPT 127.0.0.1:PORT` once it listens, maybe after a line about DH parameters.
     while IFS= read -r -t 10 line <&"$fd"; do
@@ -138,9 +162,4 @@ stop_https_files() {
     say "stopping openssl s_server with SIGTERM"
     kill -TERM "$HTTPS_FILES_PID"
     wait "$HTTPS_FILES_PID" 2>/dev/null || true
-    local pid kept=()
-    for pid in "${SERVER_PIDS[@]}"; do
-        [[ $pid == "$HTTPS_FILES_PID" ]] || kept+=("$pid")
-    done
-    SERVER_PIDS=("${kept[@]}")
 }

@@ -318,7 +318,9 @@ pub fn decode_chunked(mut data: &[u8]) -> anyhow::Result<Vec<u8>> {
         if size == 0 {
             return Ok(body); // the last chunk; trailer lines may follow, and we ignore them
         }
-        if data.len() < size + 2 || &data[size..size + 2] != b"\r\n" {
+        // `saturating_add`: a hostile size such as FFFFFFFFFFFFFFFF must not overflow.
+        let end = size.saturating_add(2);
+        if data.len() < end || &data[size..end] != b"\r\n" {
             bail!("the chunked body ended in the middle of a chunk of {size} bytes");
         }
         body.extend_from_slice(&data[..size]);
@@ -490,6 +492,7 @@ mod tests {
         assert!(decode_chunked(b"5\r\nHel").is_err());
         assert!(decode_chunked(b"zz\r\nHello\r\n").is_err());
         assert!(decode_chunked(b"5\r\nHello").is_err());
+        assert!(decode_chunked(b"FFFFFFFFFFFFFFFF\r\nHello\r\n").is_err()); // no overflow
     }
 
     #[test]

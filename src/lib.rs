@@ -5,6 +5,8 @@
 //! stops cleanly. Code that a chapter teaches stays in that chapter's binary; once a chapter has
 //! taught something that later chapters reuse, it may move here and be quoted from here.
 
+pub mod framing;
+pub mod hello;
 pub mod http;
 pub mod tls;
 

@@ -17,12 +17,13 @@
 //! or both at once, labelled: `scripts/demo.sh 01`. Other names go after the address:
 //! `cargo run --bin 01_tcp_client -- 127.0.0.1:9999 Ada Linus`.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
+use anyhow::anyhow;
+use socket_workbook::hello::receive_hello;
 use socket_workbook::{Args, report};
 
 const USAGE: &str = "\
@@ -60,15 +61,16 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR_END: connect
 
     // ANCHOR: exchange
-    // Python: print(s.recv(1024).decode('utf-8'))
-    println!("{}", receive(&mut stream)?);
+    // Python: print(s.recv(1024).decode('utf-8')). `receive_hello` (src/hello.rs) is one
+    // read of up to 1024 bytes, as in the notes.
+    println!("{}", receive_hello(&mut stream)?);
     for name in &names {
         // Python: s.send(data). `write_all` keeps writing until every byte is sent.
         stream
             .write_all(name.as_bytes())
             .map_err(|e| anyhow!("could not send {name:?} to {addr}: {e}"))?;
         // Wait for the reply before sending the next name: see chapter 02 for why.
-        println!("{}", receive(&mut stream)?);
+        println!("{}", receive_hello(&mut stream)?);
     }
     // Python: s.send(b'exit'); s.close()
     stream
@@ -78,22 +80,3 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR_END: exchange
     Ok(())
 }
-
-// ANCHOR: receive
-/// Reads one message: whatever one `read` of up to 1024 bytes returns, as the notes do.
-fn receive(stream: &mut TcpStream) -> anyhow::Result<String> {
-    let mut buffer = [0u8; 1024];
-    let n = match stream.read(&mut buffer) {
-        Ok(n) => n,
-        // On Linux an expired read timeout shows up as WouldBlock, elsewhere as TimedOut.
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            bail!("no answer from the server within 5 seconds")
-        }
-        Err(e) => bail!("could not read from the server: {e}"),
-    };
-    if n == 0 {
-        bail!("the server closed the connection before answering");
-    }
-    Ok(String::from_utf8_lossy(&buffer[..n]).into_owned())
-}
-// ANCHOR_END: receive

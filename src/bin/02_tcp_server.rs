@@ -15,7 +15,6 @@
 //! `Listening on 127.0.0.1:9999` first, then one line when a client arrives and one when it
 //! leaves. Ctrl-C stops it.
 
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
@@ -23,6 +22,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use socket_workbook::hello::serve_hello;
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
@@ -43,7 +43,7 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
-    let slow = args.flag("--slow");
+    let pause = args.flag("--slow").then_some(Duration::from_secs(1));
     let backlog: i32 = args.option("--backlog").unwrap_or(128);
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     args.finish();
@@ -68,16 +68,16 @@ fn run() -> anyhow::Result<()> {
     let listener: TcpListener = socket.into();
     // ANCHOR_END: listen
 
-    // Port 0 means "any free port": print the port we really got, so a client can find us.
+    // Port 0 means "any free port": ask which port we really got.
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Listening on {local}");
-
-    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns.
+    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns. Installed
+    // before the first line, so that whoever reads that line may press Ctrl-C at once.
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
+    println!("Listening on {local}");
 
     // ANCHOR: accept_loop
     loop {
@@ -96,7 +96,8 @@ fn run() -> anyhow::Result<()> {
         // Python: threading.Thread(target=tcplink, args=(sock, addr)).start()
         thread::spawn(move || {
             println!("Accept new connection from {peer}...");
-            match talk(stream, slow) {
+            // The conversation itself is in src/hello.rs, shared with chapters 09 and 18.
+            match serve_hello(stream, pause) {
                 Ok(()) => println!("Connection from {peer} closed."),
                 Err(e) => println!("Connection from {peer} closed: {e:#}"),
             }
@@ -107,35 +108,3 @@ fn run() -> anyhow::Result<()> {
     println!("Ctrl-C received: stopped accepting connections. Bye.");
     Ok(())
 }
-
-// ANCHOR: talk
-/// Talks to one client until it sends `exit` or hangs up. Errors end this client only.
-fn talk(mut stream: TcpStream, slow: bool) -> anyhow::Result<()> {
-    // Python: sock.send(b'Welcome!')
-    stream
-        .write_all(b"Welcome!")
-        .context("sending the welcome")?;
-    let mut buffer = [0u8; 1024];
-    loop {
-        // Python: data = sock.recv(1024). One read is taken as one message: see the chapter
-        // for why that only works because the client waits for each reply.
-        let n = stream.read(&mut buffer).context("reading a message")?;
-        if n == 0 {
-            return Ok(()); // end of stream: the client closed its side
-        }
-        // Bytes that are not UTF-8 become U+FFFD instead of crashing the thread.
-        let message = String::from_utf8_lossy(&buffer[..n]);
-        if slow {
-            thread::sleep(Duration::from_secs(1));
-        }
-        if message == "exit" {
-            return Ok(());
-        }
-        // Python: sock.send(('Hello, %s!' % data.decode('utf-8')).encode('utf-8'))
-        let reply = format!("Hello, {message}!");
-        stream
-            .write_all(reply.as_bytes())
-            .context("sending a reply")?;
-    }
-}
-// ANCHOR_END: talk

@@ -73,8 +73,10 @@ fn run() -> anyhow::Result<()> {
         .map_err(|e| anyhow!("could not find the address of {}: {e}", url.host))?
         .collect();
     // A name may have several addresses (IPv4 and IPv6): `connect` tries each in turn.
-    let mut stream = TcpStream::connect(&addrs[..])
-        .map_err(|e| anyhow!("could not connect to {} port {}: {e}", url.host, url.port))?;
+    let mut stream = TcpStream::connect(&addrs[..]).map_err(|e| {
+        let (host, port) = (&url.host, url.port);
+        anyhow!("could not connect to {host} port {port}: {e}; is a web server running there?")
+    })?;
     // A server that never finishes its answer must not make us wait forever.
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))

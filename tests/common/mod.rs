@@ -325,3 +325,8 @@ pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
         .unwrap_or_else(|e| panic!("read to end failed: {e}"));
     buffer
 }
+
+/// Raw UDP sockets for the UDP and broadcast tests (chapters 05 to 08).
+pub mod udp;
+#[cfg(unix)]
+pub mod unix;

@@ -1,0 +1,119 @@
+//! 08_broadcast_recv: receives broadcast datagrams, side by side with other receivers.
+//!
+//! It binds `0.0.0.0:PORT` (every local address, so broadcasts reach it) with the socket option
+//! SO_REUSEADDR set before `bind`, so that several receivers can share one port on one
+//! machine, and prints every datagram it receives with its sender.
+//!
+//! Start two receivers, then the sender of chapter 07, in three terminals:
+//!
+//! ```text
+//! terminal 1$ cargo run --bin 08_broadcast_recv
+//! terminal 2$ cargo run --bin 08_broadcast_recv
+//! terminal 3$ cargo run --bin 07_broadcast_send
+//! ```
+//!
+//! or all at once, labelled: `scripts/demo.sh 07`. Each receiver prints
+//! `Bound UDP on 0.0.0.0:9999` first, then `Received from 127.0.0.1:PORT: Hello, everyone!`.
+//! Ctrl-C stops it; `--count N` makes it stop by itself after N datagrams.
+
+use std::io::ErrorKind;
+use std::net::{SocketAddr, UdpSocket};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow};
+use socket_workbook::{Args, report, stop_on_ctrl_c};
+use socket2::{Domain, Socket, Type};
+
+const USAGE: &str = "\
+usage: 08_broadcast_recv [ADDR] [--count N]
+
+  ADDR       IP:PORT to bind (default 0.0.0.0:9999; port 0 picks a free port)
+  --count N  stop after receiving N datagrams, N >= 1 (default: run until Ctrl-C)
+
+The first line printed is the address really bound: `Bound UDP on IP:PORT`.
+Several receivers may bind the same port. Stop a receiver with Ctrl-C.
+";
+
+fn main() -> ExitCode {
+    report(run())
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = Args::from_env(USAGE);
+    let count: Option<u64> = args.option("--count");
+    if count == Some(0) {
+        args.usage_error("--count 0: a receiver stops after at least one datagram");
+    }
+    let addr: SocketAddr = args.next_or("ADDR", "0.0.0.0:9999");
+    args.finish();
+
+    // ANCHOR: bind
+    // Python: s = socket.socket(AF_INET, SOCK_DGRAM)
+    let socket = Socket::new(Domain::for_address(addr), Type::DGRAM, None)
+        .context("could not create a UDP socket")?;
+    // Python: s.setsockopt(SOL_SOCKET, SO_REUSEADDR, 1). It must come before bind: bind is
+    // where the system checks whether the port is free. With it set on every receiver, they
+    // can all bind the same port, and each one gets its own copy of every broadcast.
+    socket
+        .set_reuse_address(true)
+        .context("could not set SO_REUSEADDR")?;
+    // Python: s.bind(('0.0.0.0', 9999)). A socket bound to 127.0.0.1 would get no broadcast:
+    // it only takes datagrams sent to 127.0.0.1 itself.
+    socket.bind(&addr.into()).map_err(|e| {
+        anyhow!("could not bind {addr}: {e}; does a program without SO_REUSEADDR hold this port?")
+    })?;
+    let socket: UdpSocket = socket.into();
+    let local = socket
+        .local_addr()
+        .context("could not read the bound address")?;
+    // ANCHOR_END: bind
+
+    // ANCHOR: ctrl_c
+    // Ctrl-C only sets `stop`. A datagram to ourselves cannot wake us, as it does in chapter 05:
+    // when several sockets share a port, an ordinary datagram reaches only one of them. So
+    // `recv_from` gives up every 100 ms to look at the flag.
+    let stop = stop_on_ctrl_c(|| {})?;
+    socket
+        .set_read_timeout(Some(Duration::from_millis(100)))
+        .context("could not set a read timeout")?;
+    // Only now say where we are: whoever reads this line may press Ctrl-C at once.
+    println!("Bound UDP on {local}");
+    // ANCHOR_END: ctrl_c
+
+    // ANCHOR: receive
+    let mut buffer = vec![0u8; 64 * 1024];
+    let mut received = 0;
+    while !stop.load(Ordering::SeqCst) {
+        // Python: data, addr = s.recvfrom(65536)
+        let (n, sender) = match socket.recv_from(&mut buffer) {
+            Ok(datagram) => datagram,
+            // The 100 ms are up and nothing came, or Ctrl-C interrupted the wait: look at the
+            // flag again.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) =>
+            {
+                continue;
+            }
+            Err(e) => {
+                println!("receive failed: {e}");
+                continue;
+            }
+        };
+        let message = String::from_utf8_lossy(&buffer[..n]);
+        println!("Received from {sender}: {message}");
+        received += 1;
+        if count == Some(received) {
+            println!("--count {received} reached: stopped receiving. Bye.");
+            return Ok(());
+        }
+    }
+    // ANCHOR_END: receive
+
+    println!("Ctrl-C received: stopped receiving. Bye.");
+    Ok(())
+}

@@ -1,0 +1,145 @@
+//! Checks 16_half_close: end of stream after shutdown while the reply still arrives, reads of
+//! 0 bytes, the error kind of a write to a closed peer, and a partial `write` against a
+//! complete `write_all`. Run with `cargo test --test 16_half_close`.
+
+mod common;
+#[path = "common/toolbox.rs"]
+mod toolbox;
+
+use std::io::{Read, Write};
+use std::net::{Shutdown, TcpListener};
+
+use common::{TIMEOUT, connect, run};
+use toolbox::{line, run_ok};
+
+#[test]
+fn shutdown_write_gives_end_of_stream_and_the_reply_still_arrives() {
+    let output = run_ok("16_half_close");
+    let lines: Vec<&str> = output.stdout.lines().skip(1).take(4).collect();
+    assert_eq!(
+        lines,
+        [
+            "peer: read 23 bytes, then end of stream",
+            "client: got \"2 lines, 23 bytes\"",
+            "client: got \"bye\"",
+            "client: end of stream, the peer has closed too",
+        ]
+    );
+}
+
+#[test]
+fn half_close_checked_directly() {
+    // The same fact without the listing: after shutdown(Write) the peer reads 0 bytes, and
+    // can still send us its answer.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let mut client = connect(listener.local_addr().unwrap());
+    let (mut server, _) = listener.accept().unwrap();
+    server.set_read_timeout(Some(TIMEOUT)).unwrap();
+    client.write_all(b"ping").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut request = Vec::new();
+    server.read_to_end(&mut request).unwrap();
+    assert_eq!(request, b"ping");
+    server.write_all(b"pong").unwrap();
+    drop(server);
+    let mut reply = Vec::new();
+    client.read_to_end(&mut reply).unwrap();
+    assert_eq!(reply, b"pong");
+}
+
+#[test]
+fn reads_return_0_after_the_peer_closes() {
+    let output = run_ok("16_half_close");
+    assert_eq!(
+        line(&output, "read returned "),
+        "read returned 0: end of stream"
+    );
+    assert_eq!(
+        line(&output, "and again: "),
+        "and again: 0 (it stays at end of stream; stop reading)"
+    );
+}
+
+#[test]
+fn writing_to_a_closed_peer_fails_and_the_program_lives() {
+    let output = run_ok("16_half_close");
+    assert_eq!(
+        line(&output, "first write: "),
+        "first write: Ok (the kernel took the bytes)"
+    );
+    let later = line(&output, "a later write: ");
+    assert!(
+        later == "a later write: BrokenPipe (Broken pipe (os error 32))"
+            || later == "a later write: ConnectionReset (Connection reset by peer (os error 104))",
+        "{later}"
+    );
+    line(&output, "still running: Rust ignores SIGPIPE");
+    // and it went on to the next section
+    line(&output, "write_all(1 MiB)");
+}
+
+#[test]
+fn write_sends_part_and_write_all_sends_everything() {
+    let output = run_ok("16_half_close");
+    let partial = line(&output, "write(1 MiB) to a peer that is not reading: sent ");
+    let sent: usize = partial
+        .split_whitespace()
+        .nth(10)
+        .unwrap()
+        .parse()
+        .unwrap_or_else(|e| panic!("{partial}: {e}"));
+    assert!(sent > 0 && sent < 1 << 20, "{partial}");
+    assert!(
+        partial.ends_with(&format!("sent {sent} of 1048576 bytes")),
+        "{partial}"
+    );
+    assert_eq!(
+        line(&output, "write_all on the non-blocking"),
+        "write_all on the non-blocking socket: WouldBlock"
+    );
+    assert_eq!(
+        line(&output, "write_all(1 MiB)"),
+        "write_all(1 MiB): the peer received 1048576 bytes"
+    );
+}
+
+#[test]
+#[ignore = "exercise: add --message TEXT, sent instead of the two built-in lines"]
+fn exercise_message_option() {
+    let output = run("16_half_close", &["--message", "abc"]);
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    assert_eq!(
+        line(&output, "peer: read "),
+        "peer: read 3 bytes, then end of stream"
+    );
+    assert_eq!(
+        line(&output, "client: got "),
+        "client: got \"1 lines, 3 bytes\""
+    );
+}
+
+#[test]
+#[ignore = "exercise: add --manual, a write_all of your own made of write calls"]
+fn exercise_my_write_all() {
+    let output = run("16_half_close", &["--manual"]);
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    let mine = line(&output, "my_write_all(1 MiB): ");
+    let words: Vec<&str> = mine.split_whitespace().collect();
+    // my_write_all(1 MiB): the peer received 1048576 bytes after N calls to write
+    assert_eq!(
+        words[..7],
+        [
+            "my_write_all(1",
+            "MiB):",
+            "the",
+            "peer",
+            "received",
+            "1048576",
+            "bytes"
+        ],
+        "{mine}"
+    );
+    let calls: usize = words[8].parse().unwrap_or_else(|e| panic!("{mine}: {e}"));
+    assert!(calls >= 1, "{mine}");
+    assert!(mine.ends_with(" calls to write"), "{mine}");
+}
