@@ -435,18 +435,3 @@ fn exercise_min_tls_version() {
     strict.expect_line("TLS handshake failed");
     assert_still_serves(strict.socket_addr(), &cert);
 }
-
-#[test]
-#[ignore = "exercise: the whoami command names the client's address"]
-fn exercise_whoami_command() {
-    let cert = localhost();
-    let server = start(&cert);
-    let mut client = connect_tls(server.socket_addr(), &cert, "localhost");
-    let me = client.get_ref().local_addr().unwrap();
-    assert_eq!(read_once(&mut client), b"Welcome!");
-    assert_eq!(
-        ask(&mut client, b"whoami"),
-        format!("You are {me}, over TLS.").as_bytes()
-    );
-    assert_eq!(ask(&mut client, b"Ada"), b"Hello, Ada!");
-}

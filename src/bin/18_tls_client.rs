@@ -19,14 +19,14 @@
 //! or both at once, labelled: `scripts/demo.sh 18`. `--host` sets the name the certificate
 //! must carry; try `--host example.com` to see the client refuse the server.
 
-use std::io::{ErrorKind, Read, Write};
+use std::io::Write;
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use anyhow::{anyhow, bail};
-use native_tls::TlsStream;
+use anyhow::anyhow;
+use socket_workbook::hello::receive_hello;
 use socket_workbook::{Args, report, tls};
 
 const USAGE: &str = "\
@@ -73,13 +73,14 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR_END: connect
 
     // ANCHOR: exchange
-    // From here on, the conversation of chapter 01, word for word.
-    println!("{}", receive(&mut stream)?);
+    // From here on, the conversation of chapter 01, word for word; `receive_hello`
+    // (src/hello.rs) is one read of up to 1024 bytes, now decrypted on the way.
+    println!("{}", receive_hello(&mut stream)?);
     for name in &names {
         stream
             .write_all(name.as_bytes())
             .map_err(|e| anyhow!("could not send {name:?} to {addr}: {e}"))?;
-        println!("{}", receive(&mut stream)?);
+        println!("{}", receive_hello(&mut stream)?);
     }
     stream
         .write_all(b"exit")
@@ -90,20 +91,4 @@ fn run() -> anyhow::Result<()> {
         .map_err(|e| anyhow!("could not close the TLS session with {addr}: {e}"))?;
     // ANCHOR_END: exchange
     Ok(())
-}
-
-/// Reads one message: whatever one `read` of up to 1024 bytes returns, as in chapter 01.
-fn receive(stream: &mut TlsStream<TcpStream>) -> anyhow::Result<String> {
-    let mut buffer = [0u8; 1024];
-    let n = match stream.read(&mut buffer) {
-        Ok(n) => n,
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            bail!("no answer from the server within 5 seconds")
-        }
-        Err(e) => bail!("could not read from the server: {e}"),
-    };
-    if n == 0 {
-        bail!("the server closed the connection before answering");
-    }
-    Ok(String::from_utf8_lossy(&buffer[..n]).into_owned())
 }

@@ -20,7 +20,6 @@
 //! Ctrl-C stops it.
 
 use std::fs;
-use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,7 +28,8 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use native_tls::{HandshakeError, Identity, TlsAcceptor, TlsStream};
+use native_tls::{HandshakeError, Identity, TlsAcceptor};
+use socket_workbook::hello::serve_hello;
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -89,13 +89,13 @@ fn run() -> anyhow::Result<()> {
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;
-    println!("Listening on {local}");
     // ANCHOR_END: listen
-
-    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns.
+    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns. Installed
+    // before the first line, so that whoever reads that line may press Ctrl-C at once.
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
+    println!("Listening on {local}");
 
     // ANCHOR: accept_loop
     loop {
@@ -192,7 +192,9 @@ fn serve(
     tls.get_ref()
         .set_read_timeout(None)
         .context("could not clear the read timeout")?;
-    talk(&mut tls)?;
+    // The conversation of chapter 02, from src/hello.rs, unchanged: it takes any stream that
+    // can be read and written, and reads and writes on a `TlsStream` decrypt and encrypt.
+    serve_hello(&mut tls, None)?;
     // TLS has its own goodbye, close_notify: it tells the client that the end is real and
     // not an attacker cutting the connection short. The client may be gone already, so an
     // error here changes nothing.
@@ -200,28 +202,3 @@ fn serve(
     Ok(())
 }
 // ANCHOR_END: serve
-
-// ANCHOR: talk
-/// The hello conversation of chapter 02, unchanged except for the stream's type: reads and
-/// writes on a `TlsStream` decrypt and encrypt, and look exactly like a `TcpStream`'s.
-fn talk(stream: &mut TlsStream<TcpStream>) -> anyhow::Result<()> {
-    stream
-        .write_all(b"Welcome!")
-        .context("sending the welcome")?;
-    let mut buffer = [0u8; 1024];
-    loop {
-        let n = stream.read(&mut buffer).context("reading a message")?;
-        if n == 0 {
-            return Ok(()); // the client closed its side
-        }
-        let message = String::from_utf8_lossy(&buffer[..n]);
-        if message == "exit" {
-            return Ok(());
-        }
-        let reply = format!("Hello, {message}!");
-        stream
-            .write_all(reply.as_bytes())
-            .context("sending a reply")?;
-    }
-}
-// ANCHOR_END: talk
