@@ -11,12 +11,13 @@
 //!
 //! ```text
 //! terminal 1$ scripts/make_cert.sh /tmp/wb-cert
-//! terminal 1$ cd /tmp/wb-cert && openssl s_server -WWW -accept 127.0.0.1:8443 -cert cert.pem -key key.pem
-//! terminal 2$ cargo run --bin 04_https_get -- https://localhost:8443/cert.pem --ca /tmp/wb-cert/cert.pem
+//! terminal 1$ cd /tmp/wb-cert && echo '<h1>Hi</h1>' > hello.html
+//! terminal 1$ openssl s_server -WWW -accept 127.0.0.1:8443 -cert cert.pem -key key.pem
+//! terminal 2$ cargo run --bin 04_https_get -- https://localhost:8443/hello.html --ca /tmp/wb-cert/cert.pem
 //! HTTP/1.0 200 ok
-//! Content-type: text/plain
+//! Content-type: text/html
 //!
-//! Saved ... bytes to cert.pem
+//! Saved 12 bytes to hello.html
 //! ```
 //!
 //! Leave out `--ca` and the client refuses the server, saying why. It works with real web
