@@ -21,7 +21,7 @@
 
 use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::thread;
@@ -128,7 +128,7 @@ fn run() -> anyhow::Result<()> {
 
 // ANCHOR: identity
 /// Reads a certificate and its private key from two PEM files.
-fn load_pem(cert: &PathBuf, key: &PathBuf) -> anyhow::Result<Identity> {
+fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<Identity> {
     let cert_pem = fs::read(cert)
         .map_err(|e| anyhow!("could not read the certificate {}: {e}", cert.display()))?;
     let key_pem =
@@ -147,7 +147,7 @@ fn load_pem(cert: &PathBuf, key: &PathBuf) -> anyhow::Result<Identity> {
 }
 
 /// Reads a certificate and its private key from one PKCS#12 file.
-fn load_pkcs12(file: &PathBuf, password: &str) -> anyhow::Result<Identity> {
+fn load_pkcs12(file: &Path, password: &str) -> anyhow::Result<Identity> {
     let der = fs::read(file).map_err(|e| anyhow!("could not read {}: {e}", file.display()))?;
     Identity::from_pkcs12(&der, password).map_err(|e| {
         anyhow!(
