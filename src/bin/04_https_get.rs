@@ -24,7 +24,6 @@
 //! sites too (`cargo run --bin 04_https_get -- https://example.com/`), if your machine can
 //! reach them: their certificates are checked against the system's root certificates.
 
-use std::fs;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -68,7 +67,7 @@ fn run() -> anyhow::Result<()> {
     if url.scheme == "http" {
         bail!("{url} is plain HTTP, without TLS; use 03_http_get");
     }
-    let outfile = outfile.unwrap_or_else(|| default_outfile(&url));
+    let outfile = outfile.unwrap_or_else(|| url.file_name());
 
     // ANCHOR: connect
     // New: whom we trust. The system's root certificates, plus --ca if given (src/tls.rs).
@@ -107,23 +106,12 @@ fn run() -> anyhow::Result<()> {
             response.status_line
         );
     }
-    // Chapter 03 saves through a temporary file so a failure never leaves half a page; here
-    // the plain write keeps the listing about TLS.
-    fs::write(&outfile, &response.body)
-        .map_err(|e| anyhow!("could not save the body to {}: {e}", outfile.display()))?;
+    // As in chapter 03: through a temporary file, so a failure never leaves half a page.
+    http::save_body(&outfile, &response.body)?;
     println!(
         "Saved {} bytes to {}",
         response.body.len(),
         outfile.display()
     );
     Ok(())
-}
-
-/// The file name to save to when none is given: the last part of the path, as in chapter 03.
-fn default_outfile(url: &Url) -> PathBuf {
-    let path = url.path.split('?').next().unwrap_or_default();
-    match path.rsplit('/').next() {
-        Some(last) if !last.is_empty() && last != "." && last != ".." => PathBuf::from(last),
-        _ => PathBuf::from("index.html"),
-    }
 }
