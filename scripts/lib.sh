@@ -10,8 +10,10 @@ SERVER_PIDS=()
 SERVER_NAMES=()
 
 cleanup() {
+    # Kill only our own background jobs that are still running: a pid we already reaped may
+    # belong to some other process by now.
     local pid
-    for pid in "${SERVER_PIDS[@]}"; do
+    for pid in $(jobs -pr); do
         kill -KILL "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK_DIR"
@@ -128,4 +130,36 @@ wait_servers() {
         sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
     done
     SERVER_PIDS=()
+}
+
+# start_https_files LABEL DIR CERT KEY: serves the files in DIR over HTTPS with OpenSSL's own
+# test server (`openssl s_server -WWW`) on a free port of 127.0.0.1, and sets SERVER_ADDR. It
+# answers `GET /NAME` with the file DIR/NAME, one connection at a time. Stop it with
+# stop_https_files (it ignores SIGINT when started in the background, so stop_servers cannot).
+start_https_files() {
+    local label=$1 dir=$2 cert=$3 key=$4
+    local log="$WORK_DIR/$label.log" fifo="$WORK_DIR/$label.fifo" line
+    command -v openssl >/dev/null || fail "the openssl command is not installed"
+    ensure_built # the clients run later, maybe from another directory
+    mkfifo "$fifo"
+    (cd "$dir" && exec openssl s_server -WWW -accept 127.0.0.1:0 \
+        -cert "$cert" -key "$key") >"$fifo" 2>&1 &
+    HTTPS_FILES_PID=$! # a background job: the demo's cleanup kills it, whatever happens
+    exec {fd}<"$fifo"
+    # It prints `ACCEPT 127.0.0.1:PORT` once it listens, maybe after a line about DH parameters.
+    while IFS= read -r -t 10 line <&"$fd"; do
+        [[ $line == ACCEPT* ]] && break
+    done
+    [[ ${line:-} == ACCEPT* ]] || fail "openssl s_server printed no ACCEPT line within 10 s"
+    cat <&"$fd" >"$log" &
+    exec {fd}<&-
+    SERVER_ADDR=${line##* }
+    say "started openssl s_server -WWW as '$label', serving $(basename "$dir")/ on $SERVER_ADDR"
+}
+
+# stop_https_files: stops the server of start_https_files with SIGTERM.
+stop_https_files() {
+    say "stopping openssl s_server with SIGTERM"
+    kill -TERM "$HTTPS_FILES_PID"
+    wait "$HTTPS_FILES_PID" 2>/dev/null || true
 }

@@ -12,7 +12,8 @@
 //! Both readers take a size limit, so a peer that announces a huge message (or never sends
 //! the newline) cannot make the receiver allocate gigabytes. Both report a peer that closes in
 //! the middle of a message as an error of kind `UnexpectedEof`, and a peer that closes between
-//! messages as `Ok(None)`, the normal end.
+//! messages as `Ok(None)`, the normal end. After any error (a read timeout included) part of a
+//! message may already have been consumed, so the stream is out of step: close it.
 
 use std::io::{self, BufRead, ErrorKind, Read, Write};
 
@@ -99,7 +100,7 @@ pub fn read_line(reader: &mut impl BufRead, limit: usize) -> io::Result<Option<V
     // peer that never sends a newline cannot make `line` grow without end.
     reader
         .by_ref()
-        .take(limit as u64 + 1)
+        .take((limit as u64).saturating_add(1))
         .read_until(b'\n', &mut line)?;
     match line.pop() {
         None => Ok(None), // nothing at all: the peer closed between messages

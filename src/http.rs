@@ -13,7 +13,9 @@
 //! it does not care whether the bytes travel in the clear or encrypted.
 
 use std::fmt;
+use std::fs::{self, File};
 use std::io::{ErrorKind, Read, Write};
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use anyhow::{Context, anyhow, bail};
@@ -36,6 +38,16 @@ pub struct Url {
 }
 
 impl Url {
+    /// The file name to save this URL's body under when none is given: the last part of the
+    /// path (`page.html` for `/docs/page.html`), or `index.html` when the path ends in `/`.
+    pub fn file_name(&self) -> PathBuf {
+        let path = self.path.split('?').next().unwrap_or_default();
+        match path.rsplit('/').next() {
+            Some(last) if !last.is_empty() && last != "." && last != ".." => PathBuf::from(last),
+            _ => PathBuf::from("index.html"),
+        }
+    }
+
     /// Parses `scheme://host[:port][/path]`. A `#fragment` is dropped: it is never sent.
     pub fn parse(text: &str) -> anyhow::Result<Url> {
         let (scheme, rest) = text
@@ -318,7 +330,9 @@ pub fn decode_chunked(mut data: &[u8]) -> anyhow::Result<Vec<u8>> {
         if size == 0 {
             return Ok(body); // the last chunk; trailer lines may follow, and we ignore them
         }
-        if data.len() < size + 2 || &data[size..size + 2] != b"\r\n" {
+        // `saturating_add`: a hostile size such as FFFFFFFFFFFFFFFF must not overflow.
+        let end = size.saturating_add(2);
+        if data.len() < end || &data[size..end] != b"\r\n" {
             bail!("the chunked body ended in the middle of a chunk of {size} bytes");
         }
         body.extend_from_slice(&data[..size]);
@@ -332,6 +346,33 @@ fn preview(data: &[u8]) -> String {
     let start = &data[..data.len().min(40)];
     String::from_utf8_lossy(start).into_owned()
 }
+
+// ANCHOR: save
+/// Writes `body` to `path` so that `path` never holds half a page: the bytes go to a temporary
+/// file beside it first, and a rename puts that file in place in one step, only once it is
+/// complete. If anything fails, the temporary file is removed and `path` is left untouched.
+pub fn save_body(path: &Path, body: &[u8]) -> anyhow::Result<()> {
+    let name = path
+        .file_name()
+        .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?;
+    let temp = path.with_file_name(format!(
+        ".{}.{}.part",
+        name.to_string_lossy(),
+        std::process::id()
+    ));
+    let written = File::create(&temp)
+        .and_then(|mut file| {
+            file.write_all(body)?;
+            file.sync_all() // on the disk, not only in the system's memory
+        })
+        .and_then(|()| fs::rename(&temp, path));
+    if let Err(e) = written {
+        let _ = fs::remove_file(&temp);
+        bail!("could not save the body to {}: {e}", path.display());
+    }
+    Ok(())
+}
+// ANCHOR_END: save
 
 #[cfg(test)]
 mod tests {
@@ -490,6 +531,7 @@ mod tests {
         assert!(decode_chunked(b"5\r\nHel").is_err());
         assert!(decode_chunked(b"zz\r\nHello\r\n").is_err());
         assert!(decode_chunked(b"5\r\nHello").is_err());
+        assert!(decode_chunked(b"FFFFFFFFFFFFFFFF\r\nHello\r\n").is_err()); // no overflow
     }
 
     #[test]

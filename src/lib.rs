@@ -8,6 +8,7 @@
 pub mod framing;
 pub mod hello;
 pub mod http;
+pub mod tls;
 
 use std::fmt::Display;
 use std::process::ExitCode;

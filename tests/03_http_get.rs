@@ -276,6 +276,19 @@ fn a_broken_chunked_body_is_an_error() {
         &dir,
         &[],
     );
+    // A size too big for any memory is refused the same way, without a crash.
+    let response = ok_response(
+        "Transfer-Encoding: chunked\r\n",
+        b"FFFFFFFFFFFFFFFF\r\nx\r\n",
+    );
+    let (addr, _server) = one_shot(response, 100);
+    let output = fetch(dir.path(), &[&format!("http://{addr}/")]);
+    assert_fails(
+        &output,
+        &format!("error: GET http://{addr}/ failed: the chunked body ended in the middle"),
+        &dir,
+        &[],
+    );
 }
 
 #[test]
@@ -306,7 +319,10 @@ fn nobody_listening_gives_one_line_and_status_1() {
     let output = fetch(dir.path(), &[&format!("http://127.0.0.1:{port}/")]);
     assert_fails(
         &output,
-        &format!("error: could not connect to 127.0.0.1 port {port}: Connection refused"),
+        &format!(
+            "error: could not connect to 127.0.0.1 port {port}: Connection refused (os error \
+             111); is a web server running there?"
+        ),
         &dir,
         &[],
     );

@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::unix::{TempDir, connect_unix, read_once_unix, running_as_root};
-use common::{Server, run, run_command};
+use common::unix::{TempDir, connect_unix, read_once_unix, run_unprivileged};
+use common::{Server, run};
 
 fn start(path: &str) -> Server {
     Server::start("09_unix_server", &[path])
@@ -101,11 +101,18 @@ fn clients_that_vanish_or_send_a_lot_do_not_stop_it() {
 fn a_stale_socket_file_is_replaced() {
     let dir = TempDir::new("09-stale");
     let path = dir.join("hello.sock");
-    // A listener that goes away leaves its file behind, as a crashed server does.
-    drop(UnixListener::bind(&path).unwrap());
-    assert!(is_socket(&path));
+    // A server that crashes (dropping a `Server` kills it with SIGKILL) leaves its file behind.
+    drop(start(&path));
+    assert!(is_socket(&path), "a killed server leaves its socket file");
     let mut server = start(&path);
     assert_eq!(server.first_line, format!("Listening on {path}"));
+    server.expect_line("(removed a stale socket file left by an earlier run)");
+    assert_serves(&path);
+    // The same for a file left by any listener that closed without removing it.
+    drop(server);
+    std::fs::remove_file(&path).unwrap();
+    drop(UnixListener::bind(&path).unwrap());
+    let mut server = start(&path);
     server.expect_line("(removed a stale socket file left by an earlier run)");
     assert_serves(&path);
 }
@@ -169,6 +176,21 @@ fn ctrl_c_stops_it_and_removes_the_socket_file() {
 }
 
 #[test]
+fn ctrl_c_still_works_when_the_socket_file_was_deleted() {
+    let dir = TempDir::new("09-deleted");
+    let path = dir.join("hello.sock");
+    let mut server = start(&path);
+    std::fs::remove_file(&path).unwrap(); // the server cannot be reached, nor woken, through it
+    server.interrupt();
+    let (status, lines) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        lines.last().map(String::as_str),
+        Some(format!("Ctrl-C received, but {path} is gone. Bye.").as_str())
+    );
+}
+
+#[test]
 fn a_path_too_long_gives_one_line() {
     let dir = TempDir::new("09-long");
     // sun_path holds 108 bytes, the last of which must be a zero: 108 bytes is one too many.
@@ -213,19 +235,7 @@ fn no_permission_gives_one_line() {
     std::fs::create_dir(&locked).unwrap();
     std::fs::set_permissions(&locked, std::fs::Permissions::from_mode(0o555)).unwrap();
     let path = format!("{}/hello.sock", locked.display());
-    let server = common::bin("09_unix_server");
-    // Root may write anywhere; run the server as the unprivileged user `nobody` then.
-    let output = if running_as_root(&dir) {
-        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-        run_command(
-            Command::new("setpriv")
-                .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-                .arg(&server)
-                .arg(&path),
-        )
-    } else {
-        run_command(Command::new(&server).arg(&path))
-    };
+    let output = run_unprivileged(&dir, &common::bin("09_unix_server"), &[&path]);
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
@@ -275,11 +285,21 @@ fn exercise_abstract_name() {
     use std::os::unix::net::SocketAddr;
     let dir = TempDir::new("09-ex-abstract");
     let name = format!("socket-workbook-test-{}", std::process::id());
-    let server = Server::start("09_unix_server", &["--abstract", &name]);
+    // Run it in an empty directory, to see that it creates no file there.
+    let mut server = Server::start_command(
+        Command::new(common::bin("09_unix_server"))
+            .args(["--abstract", &name])
+            .current_dir(dir.path()),
+    );
     assert_eq!(server.first_line, format!("Listening on @{name}"));
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let mut client = UnixStream::connect_addr(&addr).unwrap();
     client.set_read_timeout(Some(common::TIMEOUT)).unwrap();
     assert_eq!(read_once_unix(&mut client), b"Welcome!");
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    // Ctrl-C must still wake the server: its wake-up connects to the abstract name too.
+    drop(client);
+    server.interrupt();
+    let (status, _) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
 }

@@ -8,43 +8,53 @@ mod common;
 use std::io::{Read, Write};
 use std::os::unix::net::UnixListener;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
-use std::thread::{self, JoinHandle};
+use std::sync::mpsc::{self, Receiver};
+use std::thread;
 
-use common::unix::TempDir;
+use common::unix::{TempDir, run_unprivileged};
 use common::{TIMEOUT, run};
 
-/// Answers one client the hello way on `listener` and returns the messages it received.
-fn serve_one(listener: UnixListener, answer: bool) -> JoinHandle<Vec<String>> {
+/// Answers one client the hello way on `listener`, on a thread. The channel delivers the
+/// messages it received once that client has gone.
+fn serve_one(listener: UnixListener, answer: bool) -> Receiver<Vec<String>> {
+    let (done, finished) = mpsc::channel();
     thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
         stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.write_all(b"Welcome!").unwrap();
         let mut received = Vec::new();
-        if !answer {
-            return received; // hang up right after the welcome
-        }
-        let mut buffer = [0u8; 1024];
-        loop {
-            let n = stream.read(&mut buffer).unwrap();
-            if n == 0 {
-                break;
+        if answer {
+            let mut buffer = [0u8; 1024];
+            loop {
+                let n = stream.read(&mut buffer).unwrap();
+                if n == 0 {
+                    break;
+                }
+                let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
+                received.push(message.clone());
+                if message == "exit" {
+                    break;
+                }
+                stream
+                    .write_all(format!("Hello, {message}!").as_bytes())
+                    .unwrap();
             }
-            let message = String::from_utf8_lossy(&buffer[..n]).into_owned();
-            received.push(message.clone());
-            if message == "exit" {
-                break;
-            }
-            stream
-                .write_all(format!("Hello, {message}!").as_bytes())
-                .unwrap();
-        }
-        received
-    })
+        } // else: hang up right after the welcome
+        let _ = done.send(received);
+    });
+    finished
+}
+
+/// What the test server received. Fails (instead of waiting for ever) if no client came and
+/// left within `TIMEOUT`, or if the server thread panicked.
+fn received(server: Receiver<Vec<String>>) -> Vec<String> {
+    server
+        .recv_timeout(TIMEOUT)
+        .expect("the test server did not finish with a client in time")
 }
 
 /// A hello server on a socket file in `dir`. Returns the path and what the server received.
-fn test_server(dir: &TempDir, answer: bool) -> (String, JoinHandle<Vec<String>>) {
+fn test_server(dir: &TempDir, answer: bool) -> (String, Receiver<Vec<String>>) {
     let path = dir.join("hello.sock");
     let listener = UnixListener::bind(&path).unwrap();
     (path, serve_one(listener, answer))
@@ -60,10 +70,7 @@ fn sends_the_default_names_then_exit() {
         output.stdout,
         "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
     );
-    assert_eq!(
-        server.join().unwrap(),
-        ["Michael", "Tracy", "Sarah", "exit"]
-    );
+    assert_eq!(received(server), ["Michael", "Tracy", "Sarah", "exit"]);
 }
 
 #[test]
@@ -76,7 +83,7 @@ fn sends_exactly_the_names_given() {
         output.stdout,
         "Welcome!\nHello, Ada!\nHello, Grace Hopper!\n"
     );
-    assert_eq!(server.join().unwrap(), ["Ada", "Grace Hopper", "exit"]);
+    assert_eq!(received(server), ["Ada", "Grace Hopper", "exit"]);
 }
 
 #[test]
@@ -112,6 +119,25 @@ fn a_stale_socket_file_gives_connection_refused() {
 }
 
 #[test]
+fn a_socket_file_without_write_permission_gives_one_line() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("10-perm");
+    let path = dir.join("hello.sock");
+    let _listener = UnixListener::bind(&path).unwrap(); // a live server, but...
+    // ...its file may be read, not written: connecting needs write permission.
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o444)).unwrap();
+    let output = run_unprivileged(&dir, &common::bin("10_unix_client"), &[&path]);
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(
+        output.stderr,
+        format!(
+            "error: could not connect to {path}: Permission denied (os error 13); \
+             the socket file's permissions do not allow you in\n"
+        )
+    );
+}
+
+#[test]
 fn a_path_too_long_gives_one_line() {
     let path = format!("/tmp/{}", "x".repeat(103)); // 108 bytes: one too many
     let output = run("10_unix_client", &[&path]);
@@ -130,7 +156,7 @@ fn a_server_that_hangs_up_early_is_reported() {
     let dir = TempDir::new("10-hangup");
     let (path, server) = test_server(&dir, false);
     let output = run("10_unix_client", &[&path]);
-    server.join().unwrap();
+    assert_eq!(received(server), Vec::<String>::new());
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(output.stdout, "Welcome!\n");
     // Depending on timing, the client's next write or its read notices the hang-up first.
@@ -138,7 +164,7 @@ fn a_server_that_hangs_up_early_is_reported() {
         output.stderr == "error: the server closed the connection before answering\n"
             || output
                 .stderr
-                .starts_with("error: could not send \"Michael\": "),
+                .starts_with(&format!("error: could not send \"Michael\" to {path}: ")),
         "{}",
         output.stderr
     );
@@ -171,7 +197,7 @@ fn exercise_wait_for_the_server() {
         String::from_utf8_lossy(&output.stdout),
         "Welcome!\nHello, Ada!\n"
     );
-    assert_eq!(server.join().unwrap(), ["Ada", "exit"]);
+    assert_eq!(received(server), ["Ada", "exit"]);
 }
 
 #[test]
@@ -186,5 +212,5 @@ fn exercise_abstract_name() {
     let output = run("10_unix_client", &["--abstract", &name, "Ada"]);
     assert_eq!(output.code(), Some(0), "{output:?}");
     assert_eq!(output.stdout, "Welcome!\nHello, Ada!\n");
-    assert_eq!(server.join().unwrap(), ["Ada", "exit"]);
+    assert_eq!(received(server), ["Ada", "exit"]);
 }

@@ -3,20 +3,49 @@
 
 mod common;
 
+use std::alloc::{GlobalAlloc, Layout, System};
 use std::io::{self, BufReader, ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
 use common::{TIMEOUT, run};
 use socket_workbook::framing::{DEFAULT_LIMIT, read_frame, read_line, write_frame, write_line};
 
+/// This test program's memory allocator: the system's, but it remembers the largest single
+/// allocation ever asked for. That lets a test prove that a hostile length was refused BEFORE
+/// memory was allocated for it (an allocation of 4 GiB often succeeds on Linux, untouched, so
+/// the refusal alone would not show it).
+struct RememberLargest;
+
+static LARGEST: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for RememberLargest {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::SeqCst);
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        LARGEST.fetch_max(layout.size(), Ordering::SeqCst);
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: RememberLargest = RememberLargest;
+
 /// A reader that hands out `data` in pieces of the given sizes (then whatever is left), the
-/// way a socket may: each `read` returns at most one piece.
+/// way a socket may: each `read` returns at most the rest of the current piece, and a read
+/// with a smaller buffer leaves the rest of the piece for the next read.
 struct Pieces {
     data: Vec<u8>,
     at: usize,
     sizes: Vec<usize>,
     next: usize,
+    piece_left: usize,
 }
 
 impl Pieces {
@@ -26,6 +55,7 @@ impl Pieces {
             at: 0,
             sizes,
             next: 0,
+            piece_left: 0,
         }
     }
 }
@@ -33,11 +63,15 @@ impl Pieces {
 impl Read for Pieces {
     fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
         let left = self.data.len() - self.at;
-        let piece = self.sizes.get(self.next).copied().unwrap_or(left).max(1);
-        self.next += 1;
-        let n = piece.min(left).min(buffer.len());
+        if self.piece_left == 0 {
+            // The next piece "arrives". A size of 0 would look like the end of the stream.
+            self.piece_left = self.sizes.get(self.next).copied().unwrap_or(left).max(1);
+            self.next += 1;
+        }
+        let n = self.piece_left.min(left).min(buffer.len());
         buffer[..n].copy_from_slice(&self.data[self.at..self.at + n]);
         self.at += n;
+        self.piece_left -= n;
         Ok(n)
     }
 }
@@ -139,6 +173,56 @@ fn lines_come_back_exactly_with_every_split() {
     }
 }
 
+/// Every way to cut `len` bytes into pieces: one for each subset of the `len - 1` places
+/// between two bytes (2 to the power `len - 1` ways).
+fn every_cut(len: usize) -> Vec<Vec<usize>> {
+    (0..1u32 << (len - 1))
+        .map(|cuts| {
+            let mut sizes = vec![1];
+            for place in 0..len - 1 {
+                if cuts & (1 << place) != 0 {
+                    sizes.push(1); // cut here: a new piece starts
+                } else {
+                    *sizes.last_mut().unwrap() += 1;
+                }
+            }
+            sizes
+        })
+        .collect()
+}
+
+#[test]
+fn a_short_stream_comes_back_exactly_however_it_is_cut() {
+    // Empty messages around a short one: 14 bytes framed (8192 ways), 9 as lines (256 ways).
+    let sent = vec![Vec::new(), b"ab".to_vec(), Vec::new()];
+    let bytes = framed(&sent);
+    for sizes in every_cut(bytes.len()) {
+        let mut reader = Pieces::new(bytes.clone(), sizes.clone());
+        let mut got = Vec::new();
+        while let Some(m) = read_frame(&mut reader, DEFAULT_LIMIT).unwrap() {
+            got.push(m);
+        }
+        assert_eq!(got, sent, "pieces of {sizes:?}");
+    }
+    let sent = vec![
+        b"ab".to_vec(),
+        Vec::new(),
+        b"c".to_vec(),
+        Vec::new(),
+        b"d".to_vec(),
+    ];
+    let bytes = lined(&sent);
+    for sizes in every_cut(bytes.len()) {
+        // Each read of the BufReader returns one piece, so read_line meets every cut.
+        let mut reader = BufReader::new(Pieces::new(bytes.clone(), sizes.clone()));
+        let mut got = Vec::new();
+        while let Some(m) = read_line(&mut reader, DEFAULT_LIMIT).unwrap() {
+            got.push(m);
+        }
+        assert_eq!(got, sent, "pieces of {sizes:?}");
+    }
+}
+
 #[test]
 fn an_empty_stream_is_a_clean_end() {
     assert!(read_frame(&mut io::empty(), 10).unwrap().is_none());
@@ -154,6 +238,9 @@ fn a_hostile_length_is_refused_before_allocating() {
         e.to_string(),
         "a message of 4294967295 bytes is over the limit of 1048576 bytes"
     );
+    // No test here allocates more than a few KiB; a reader that allocated first would show.
+    let largest = LARGEST.load(Ordering::SeqCst);
+    assert!(largest < 1 << 30, "an allocation of {largest} bytes");
     // Exactly the limit is fine; one byte more is not.
     let at_limit = framed(&[vec![1u8; 100]]);
     assert_eq!(
@@ -180,6 +267,9 @@ fn a_line_over_the_limit_is_refused() {
         e.to_string(),
         "a message with no newline in its first 100 bytes is over the limit"
     );
+    // Exactly `limit` bytes and then the end: cut off, not too long.
+    let e = read_line(&mut &endless[..100], 100).unwrap_err();
+    assert_eq!(e.kind(), ErrorKind::UnexpectedEof, "{e}");
 }
 
 #[test]

@@ -4,27 +4,15 @@
 //! Run with `cargo test --test 14_socket_options`.
 
 mod common;
+#[path = "common/toolbox.rs"]
+mod toolbox;
 
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Output, bin, run, run_command};
-
-fn line<'a>(output: &'a Output, prefix: &str) -> &'a str {
-    output
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {output:#?}"))
-}
-
-fn run_ok() -> Output {
-    let output = run("14_socket_options", &[]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stderr, "");
-    output
-}
+use common::{bin, run, run_command};
+use toolbox::{line, run_ok};
 
 /// The number after `key` in `text`, up to the next non-digit.
 fn number_after(text: &str, key: &str) -> u64 {
@@ -43,7 +31,7 @@ fn number_after(text: &str, key: &str) -> u64 {
 
 #[test]
 fn reuse_address_is_read_back() {
-    let output = run_ok();
+    let output = run_ok("14_socket_options");
     assert_eq!(
         line(&output, "a new socket"),
         "a new socket: SO_REUSEADDR = false"
@@ -60,7 +48,7 @@ fn reuse_address_is_read_back() {
 
 #[test]
 fn restart_fails_without_reuse_and_works_with_it() {
-    let output = run_ok();
+    let output = run_ok("14_socket_options");
     let first = line(&output, "the server on ");
     let addr = first.split_whitespace().nth(3).unwrap();
     assert!(addr.starts_with("127.0.0.1:"), "{first}");
@@ -81,7 +69,7 @@ fn restart_fails_without_reuse_and_works_with_it() {
 
 #[test]
 fn buffer_sizes_are_what_the_kernel_gives() {
-    let output = run_ok();
+    let output = run_ok("14_socket_options");
     let defaults = line(&output, "a new TCP socket");
     assert!(number_after(defaults, "SO_RCVBUF = ") > 0, "{defaults}");
     assert!(number_after(defaults, "SO_SNDBUF = ") > 0, "{defaults}");
@@ -100,7 +88,7 @@ fn buffer_sizes_are_what_the_kernel_gives() {
 
 #[test]
 fn nodelay_keepalive_and_broadcast_are_read_back() {
-    let output = run_ok();
+    let output = run_ok("14_socket_options");
     assert_eq!(line(&output, "TCP_NODELAY: "), "TCP_NODELAY: false -> true");
     assert_eq!(
         line(&output, "SO_KEEPALIVE: "),
@@ -140,7 +128,7 @@ fn may_bind_low_ports() -> bool {
 
 #[test]
 fn low_port_outcome_is_the_honest_one() {
-    let output = run_ok();
+    let output = run_ok("14_socket_options");
     let result = line(&output, "bind 127.0.0.1:1023: ");
     if may_bind_low_ports() {
         // Allowed, unless some other program happens to use port 1023 right now.

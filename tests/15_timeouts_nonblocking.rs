@@ -3,27 +3,15 @@
 //! does not fail the test. Run with `cargo test --test 15_timeouts_nonblocking`.
 
 mod common;
+#[path = "common/toolbox.rs"]
+mod toolbox;
 
 use std::io::{ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use common::{Output, run};
-
-fn line<'a>(output: &'a Output, prefix: &str) -> &'a str {
-    output
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {output:#?}"))
-}
-
-fn run_ok() -> Output {
-    let output = run("15_timeouts_nonblocking", &[]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stderr, "");
-    output
-}
+use common::run;
+use toolbox::{line, run_ok};
 
 /// The number of milliseconds in `... after N ms ...`.
 fn millis(text: &str) -> u128 {
@@ -41,7 +29,7 @@ fn millis(text: &str) -> u128 {
 
 #[test]
 fn read_timeout_gives_would_block_on_linux() {
-    let output = run_ok();
+    let output = run_ok("15_timeouts_nonblocking");
     let gave_up = line(&output, "read gave up after ");
     let kind = if cfg!(windows) {
         "TimedOut"
@@ -76,7 +64,7 @@ fn the_same_fact_checked_directly() {
 
 #[test]
 fn non_blocking_calls_return_would_block_at_once() {
-    let output = run_ok();
+    let output = run_ok("15_timeouts_nonblocking");
     let empty = line(&output, "read with nothing to read: ");
     assert!(empty.contains("WouldBlock after "), "{empty}");
     assert!(
@@ -99,7 +87,7 @@ fn non_blocking_calls_return_would_block_at_once() {
 
 #[test]
 fn connect_to_a_busy_server_times_out() {
-    let output = run_ok();
+    let output = run_ok("15_timeouts_nonblocking");
     assert_eq!(
         line(&output, "first connect"),
         "first connect to the busy server: connected"
@@ -115,7 +103,7 @@ fn connect_to_a_busy_server_times_out() {
 
 #[test]
 fn connect_ex_returns_0_or_the_error_number() {
-    let output = run_ok();
+    let output = run_ok("15_timeouts_nonblocking");
     let results: Vec<&str> = output
         .stdout
         .lines()
@@ -133,7 +121,7 @@ fn connect_ex_returns_0_or_the_error_number() {
 #[test]
 fn the_whole_run_is_quick() {
     let started = Instant::now();
-    run_ok();
+    run_ok("15_timeouts_nonblocking");
     // Two 200 ms waits; anything near the harness's limit would mean a wait was not bounded.
     assert!(started.elapsed() < Duration::from_secs(5));
 }

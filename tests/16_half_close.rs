@@ -3,30 +3,18 @@
 //! complete `write_all`. Run with `cargo test --test 16_half_close`.
 
 mod common;
+#[path = "common/toolbox.rs"]
+mod toolbox;
 
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
-use common::{Output, TIMEOUT, connect, run};
-
-fn line<'a>(output: &'a Output, prefix: &str) -> &'a str {
-    output
-        .stdout
-        .lines()
-        .find(|l| l.starts_with(prefix))
-        .unwrap_or_else(|| panic!("no line starting with {prefix:?} in {output:#?}"))
-}
-
-fn run_ok() -> Output {
-    let output = run("16_half_close", &[]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stderr, "");
-    output
-}
+use common::{TIMEOUT, connect, run};
+use toolbox::{line, run_ok};
 
 #[test]
 fn shutdown_write_gives_end_of_stream_and_the_reply_still_arrives() {
-    let output = run_ok();
+    let output = run_ok("16_half_close");
     let lines: Vec<&str> = output.stdout.lines().skip(1).take(4).collect();
     assert_eq!(
         lines,
@@ -61,7 +49,7 @@ fn half_close_checked_directly() {
 
 #[test]
 fn reads_return_0_after_the_peer_closes() {
-    let output = run_ok();
+    let output = run_ok("16_half_close");
     assert_eq!(
         line(&output, "read returned "),
         "read returned 0: end of stream"
@@ -74,7 +62,7 @@ fn reads_return_0_after_the_peer_closes() {
 
 #[test]
 fn writing_to_a_closed_peer_fails_and_the_program_lives() {
-    let output = run_ok();
+    let output = run_ok("16_half_close");
     assert_eq!(
         line(&output, "first write: "),
         "first write: Ok (the kernel took the bytes)"
@@ -92,7 +80,7 @@ fn writing_to_a_closed_peer_fails_and_the_program_lives() {
 
 #[test]
 fn write_sends_part_and_write_all_sends_everything() {
-    let output = run_ok();
+    let output = run_ok("16_half_close");
     let partial = line(&output, "write(1 MiB) to a peer that is not reading: sent ");
     let sent: usize = partial
         .split_whitespace()

@@ -9,6 +9,7 @@ use std::io::{Read, Write};
 use std::net::SocketAddr;
 use std::os::unix::fs::symlink;
 use std::process::Command;
+use std::sync::mpsc::{self, RecvTimeoutError};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -201,6 +202,15 @@ fn a_head_over_the_size_limit_is_431() {
     );
     server.expect_line("\"-\" 431 36");
     assert_eq!(get(addr, "/hello.html").status(), 200, "still serving");
+    // The limit is on the head itself, however it arrives: a head a little under 8 KiB is
+    // served, one a little over is refused, even when each comes in a single write.
+    for (padding, status) in [(7_900, 200), (8_300, 431)] {
+        let request = format!(
+            "GET /hello.html HTTP/1.1\r\nX-Padding: {}\r\n\r\n",
+            "x".repeat(padding)
+        );
+        assert_status(&send_raw(addr, request.as_bytes()), status);
+    }
 }
 
 /// Every way out of the served directory that a request might try.
@@ -212,6 +222,13 @@ fn no_path_leaves_the_served_directory() {
     symlink(site.outer.path().join("secret.txt"), www.join("leak.txt")).unwrap();
     symlink(site.outer.path(), www.join("up")).unwrap();
     symlink(www.join("hello.html"), www.join("alias.html")).unwrap();
+    // A directory whose index.html is a link pointing out.
+    fs::create_dir(www.join("trap")).unwrap();
+    symlink(
+        site.outer.path().join("secret.txt"),
+        www.join("trap/index.html"),
+    )
+    .unwrap();
     let server = site.start(&[]);
     let addr = server.socket_addr();
     let secret = fs::read_to_string(site.outer.path().join("secret.txt")).unwrap();
@@ -232,6 +249,7 @@ fn no_path_leaves_the_served_directory() {
         outside.to_str().unwrap(),
         "/leak.txt",
         "/up/secret.txt",
+        "/trap/",
     ] {
         let reply = get(addr, path);
         assert_status(&reply, 404);
@@ -263,6 +281,104 @@ fn an_idle_client_gets_408_and_frees_its_worker() {
     server.expect_line(&format!("{me} \"-\" 408 20"));
     // The client queued behind it is served as soon as the worker is free.
     assert_eq!(waiting.join().unwrap().status(), 200);
+}
+
+/// `--threads N` starts exactly N workers: with N - 1 of them held by silent clients a request
+/// is served at once; with all N held, it waits until a held client times out.
+#[test]
+fn the_pool_has_exactly_the_threads_asked_for() {
+    let site = Site::new();
+    let served = "\"GET /hello.html HTTP/1.1\" 200 15";
+    // Three workers, two held by clients that say nothing: the third serves at once, long
+    // before the 30-second timeout, so the 200 is the first access-log line.
+    let mut server = site.start(&["--threads", "3", "--timeout", "30"]);
+    let addr = server.socket_addr();
+    let _held = [connect(addr), connect(addr)];
+    assert_eq!(get(addr, "/hello.html").status(), 200);
+    server.expect_line(served);
+    assert_eq!(server.seen.len(), 2, "{:#?}", server.seen); // `Serving ...`, then the 200
+
+    // Two workers, both held: the request waits in the queue until a worker gives up on its
+    // silent client (408), so a 408 line comes before the 200.
+    let mut server = site.start(&["--threads", "2", "--timeout", "0.3"]);
+    let addr = server.socket_addr();
+    let _held = [connect(addr), connect(addr)];
+    assert_eq!(get(addr, "/hello.html").status(), 200);
+    server.expect_line(served);
+    let lines = &server.seen;
+    let answered = lines.iter().position(|l| l.contains(served)).unwrap();
+    let timed_out = lines.iter().position(|l| l.contains("\"-\" 408 "));
+    let timed_out = timed_out.expect("no 408 before the 200: the request did not wait");
+    assert!(timed_out < answered, "{lines:#?}");
+}
+
+/// How many connections wait in the listen backlog of the TCP listener on 127.0.0.1:`port`,
+/// completed by the kernel but not yet accepted. Linux shows it in /proc/net/tcp, in the
+/// `rx_queue` column of the listening socket (`ss -ltn` calls it Recv-Q).
+fn waiting_to_be_accepted(port: u16) -> usize {
+    let table = fs::read_to_string("/proc/net/tcp").expect("could not read /proc/net/tcp");
+    // Columns: `sl local_address rem_address st tx_queue:rx_queue ...`, numbers in hex;
+    // 127.0.0.1 reads 0100007F, and state 0A is LISTEN.
+    let local = format!("0100007F:{port:04X}");
+    table
+        .lines()
+        .map(|line| line.split_whitespace().collect::<Vec<_>>())
+        .find(|f| f.len() > 4 && f[1] == local && f[3] == "0A")
+        .and_then(|f| usize::from_str_radix(f[4].split(':').nth(1)?, 16).ok())
+        .expect("the listener is in /proc/net/tcp")
+}
+
+/// `--queue N` bounds the queue: with the worker busy and the queue full, the main thread
+/// stops accepting, and further clients wait in the kernel's listen backlog.
+#[test]
+fn a_full_queue_stops_the_server_accepting() {
+    let site = Site::new();
+    let server = site.start(&["--threads", "1", "--queue", "1", "--timeout", "30"]);
+    let addr = server.socket_addr();
+    // Five silent clients: one with the worker, one in the queue, one in the main thread's
+    // hands (waiting in `send` for room), and two that nobody accepts.
+    let _held: Vec<_> = (0..5).map(|_| connect(addr)).collect();
+    // Nothing announces that the server has accepted all it will, so look at the count every
+    // 10 ms until it is 2. (A server with an unbounded queue accepts all five: the count
+    // stays 0.)
+    let deadline = Instant::now() + common::TIMEOUT;
+    loop {
+        let waiting = waiting_to_be_accepted(addr.port());
+        if waiting == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "{waiting} clients wait, not 2");
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// After its answer a worker reads and throws away what the client still sends (see `finish`),
+/// but for one second at most, however slowly the client keeps sending.
+#[test]
+fn a_client_that_keeps_sending_after_its_answer_cannot_hold_a_worker() {
+    let site = Site::new();
+    let server = site.start(&["--threads", "1"]);
+    let addr = server.socket_addr();
+    let mut pest = connect(addr);
+    pest.write_all(b"GET /hello.html HTTP/1.1\r\n\r\n").unwrap();
+    let (sender, answered) = mpsc::channel();
+    thread::spawn(move || sender.send(get(addr, "/hello.html")));
+    // One more byte every 50 ms, until the request queued behind us is answered.
+    let started = Instant::now();
+    let reply = loop {
+        match answered.recv_timeout(Duration::from_millis(50)) {
+            Ok(reply) => break reply,
+            Err(RecvTimeoutError::Timeout) => {
+                assert!(
+                    started.elapsed() < Duration::from_secs(5),
+                    "the worker is held"
+                );
+                let _ = pest.write_all(b"x"); // fails once the server has closed: fine
+            }
+            Err(RecvTimeoutError::Disconnected) => panic!("the queued request failed"),
+        }
+    };
+    assert_eq!(reply.status(), 200);
 }
 
 #[test]

@@ -375,7 +375,8 @@ fn every_binary_has_a_chapter_a_test_and_a_readme_row() {
         if !readme.contains(&format!("`{name}`")) {
             problems.push(format!("{name}: not in the README's table"));
         }
-        if !index.contains(&format!("{name}.md")) {
+        // A binary that shares its number's chapter is listed there by name (`18_tls_client`).
+        if !index.contains(&format!("{name}.md")) && !index.contains(&format!("`{name}`")) {
             problems.push(format!("{name}: not in chapters/README.md"));
         }
     }

@@ -21,10 +21,8 @@
 //! or both at once, labelled: `scripts/demo.sh 03`. It works with real web servers too
 //! (`cargo run --bin 03_http_get -- http://example.com/`), if your machine can reach them.
 
-use std::fs::{self, File};
-use std::io::Write;
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -63,7 +61,7 @@ fn run() -> anyhow::Result<()> {
     if url.scheme == "https" {
         bail!("{url} needs TLS, which this plain-TCP client does not speak; use 04_https_get");
     }
-    let outfile = outfile.unwrap_or_else(|| default_outfile(&url));
+    let outfile = outfile.unwrap_or_else(|| url.file_name());
 
     // ANCHOR: connect
     // Python: s.connect(('www.sina.com.cn', 80)) looks the name up and connects in one call.
@@ -73,8 +71,10 @@ fn run() -> anyhow::Result<()> {
         .map_err(|e| anyhow!("could not find the address of {}: {e}", url.host))?
         .collect();
     // A name may have several addresses (IPv4 and IPv6): `connect` tries each in turn.
-    let mut stream = TcpStream::connect(&addrs[..])
-        .map_err(|e| anyhow!("could not connect to {} port {}: {e}", url.host, url.port))?;
+    let mut stream = TcpStream::connect(&addrs[..]).map_err(|e| {
+        let (host, port) = (&url.host, url.port);
+        anyhow!("could not connect to {host} port {port}: {e}; is a web server running there?")
+    })?;
     // A server that never finishes its answer must not make us wait forever.
     stream
         .set_read_timeout(Some(Duration::from_secs(10)))
@@ -112,7 +112,7 @@ fn run() -> anyhow::Result<()> {
         ),
     }
     // Python: with open('sina.html', 'wb') as f: f.write(html)
-    save(&outfile, &response.body)?;
+    http::save_body(&outfile, &response.body)?;
     println!(
         "Saved {} bytes to {}",
         response.body.len(),
@@ -120,40 +120,4 @@ fn run() -> anyhow::Result<()> {
     );
     // ANCHOR_END: status
     Ok(())
-}
-
-// ANCHOR: save
-/// Writes `body` to `path` so that `path` never holds half a page: the bytes go to a temporary
-/// file beside it first, and a rename puts that file in place in one step, only once it is
-/// complete. If anything fails, the temporary file is removed and `path` is left untouched.
-fn save(path: &Path, body: &[u8]) -> anyhow::Result<()> {
-    let name = path
-        .file_name()
-        .ok_or_else(|| anyhow!("{} is not a file name", path.display()))?;
-    let temp = path.with_file_name(format!(
-        ".{}.{}.part",
-        name.to_string_lossy(),
-        std::process::id()
-    ));
-    let written = File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(body)?;
-            file.sync_all() // on the disk, not only in the system's memory
-        })
-        .and_then(|()| fs::rename(&temp, path));
-    if let Err(e) = written {
-        let _ = fs::remove_file(&temp);
-        bail!("could not save the body to {}: {e}", path.display());
-    }
-    Ok(())
-}
-// ANCHOR_END: save
-
-/// The file name to save to when none is given: the last part of the path.
-fn default_outfile(url: &Url) -> PathBuf {
-    let path = url.path.split('?').next().unwrap_or_default();
-    match path.rsplit('/').next() {
-        Some(last) if !last.is_empty() && last != "." && last != ".." => PathBuf::from(last),
-        _ => PathBuf::from("index.html"),
-    }
 }

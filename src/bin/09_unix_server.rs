@@ -74,7 +74,12 @@ fn run() -> anyhow::Result<()> {
     // whoever reads that line may press Ctrl-C at once.
     let wake_path = path.clone();
     let stop = stop_on_ctrl_c(move || {
-        let _ = UnixStream::connect(&wake_path);
+        if UnixStream::connect(&wake_path).is_err() {
+            // Someone deleted our socket file: nothing can reach `accept` any more, so stop
+            // right here. (There is no file left to remove.)
+            println!("Ctrl-C received, but {} is gone. Bye.", wake_path.display());
+            std::process::exit(0);
+        }
     })?;
     println!("Listening on {}", path.display());
     if stale {
@@ -161,7 +166,10 @@ fn bind_error(path: &Path, e: std::io::Error) -> anyhow::Error {
         }
         ErrorKind::NotFound => "does its directory exist?".to_string(),
         ErrorKind::PermissionDenied => "may you create files in its directory?".to_string(),
-        ErrorKind::AddrInUse => "another program created it just now; try again".to_string(),
+        // After remove_stale_socket, only a server starting at the same moment can cause this.
+        ErrorKind::AddrInUse => {
+            "a socket file is already there; is another server starting?".to_string()
+        }
         _ => "is the path right?".to_string(),
     };
     anyhow!("could not bind {shown}: {e}; {hint}")

@@ -71,18 +71,18 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR_END: connect
 
     // ANCHOR: exchange
-    // From here on, the code is chapter 01's: a stream is a stream. `receive_hello` is that
-    // chapter's `receive`, shared in src/hello.rs.
+    // From here on, the code is chapter 01's: a stream is a stream. `receive_hello` is the
+    // same function chapter 01 uses, shared in src/hello.rs.
     println!("{}", receive_hello(&mut stream)?);
     for name in &names {
         stream
             .write_all(name.as_bytes())
-            .map_err(|e| anyhow!("could not send {name:?}: {e}"))?;
+            .map_err(|e| anyhow!("could not send {name:?} to {}: {e}", path.display()))?;
         println!("{}", receive_hello(&mut stream)?);
     }
     stream
         .write_all(b"exit")
-        .map_err(|e| anyhow!("could not send \"exit\": {e}"))?;
+        .map_err(|e| anyhow!("could not send \"exit\" to {}: {e}", path.display()))?;
     // ANCHOR_END: exchange
     Ok(())
 }

@@ -1,11 +1,12 @@
 //! 13_socket_info: names, addresses and services, the lookups around a socket.
 //!
 //! It prints this machine's host name, resolves each HOST to all its addresses (IPv4 and
-//! IPv6), looks up service names in the services table (`/etc/services`), opens one loopback
+//! IPv6; by default only `localhost`), looks up service names in the services table (`/etc/services`), opens one loopback
 //! connection and shows both ends' addresses and the socket's family, type, protocol and file
 //! descriptor, and finally shows addresses as the plain integers they are.
 //!
-//! Run it with no arguments (it resolves this machine's name and `localhost`):
+//! Run it with no arguments (it resolves only `localhost`), with names or addresses of your
+//! own, or with another services table:
 //!
 //! ```text
 //! $ cargo run --bin 13_socket_info
@@ -13,10 +14,14 @@
 //! $ cargo run --bin 13_socket_info -- --services tests/data/services
 //! ```
 //!
+//! It prints the host name but does not resolve it unless you pass it as a HOST
+//! (`-- "$(hostname)"`): a name that is not in `/etc/hosts` is sent to a DNS server, off this
+//! machine.
+//!
 //! You will see five sections, each headed `== ...` with the Python call it replaces, with
 //! lines such as `localhost -> 127.0.0.1`, `http/tcp -> port 80` and
-//! `client: local 127.0.0.1:47874 peer 127.0.0.1:40259`. Everything stays on this machine:
-//! `localhost` resolves offline, from `/etc/hosts`.
+//! `client: local 127.0.0.1:47874 peer 127.0.0.1:40259`. With the default arguments everything
+//! stays on this machine: `localhost` resolves offline, from `/etc/hosts`.
 
 use std::fs;
 use std::io::ErrorKind;
@@ -31,7 +36,8 @@ use socket2::SockRef;
 const USAGE: &str = "\
 usage: 13_socket_info [--services FILE] [HOST...]
 
-  HOST             names or addresses to resolve (default: this machine's name and localhost)
+  HOST             names or addresses to resolve (default: localhost). A name that is not in
+                   /etc/hosts, such as this machine's own name on many systems, goes to DNS.
   --services FILE  the services table to read (default /etc/services)
 ";
 
@@ -53,8 +59,11 @@ fn run() -> anyhow::Result<()> {
     println!("== host name (Python: socket.gethostname())");
     let name = host_name()?;
     println!("host name: {name}");
+    // Only `localhost` by default: it is in /etc/hosts everywhere, so the lookup never leaves
+    // this machine. Resolving `name` too (Python's gethostbyname(gethostname())) would ask DNS
+    // wherever /etc/hosts does not list it; pass it as a HOST to see what it gives.
     if hosts.is_empty() {
-        hosts = vec![name, "localhost".to_string()];
+        hosts = vec!["localhost".to_string()];
     }
 
     println!("== resolving names (Python: socket.getaddrinfo, socket.gethostbyname)");

@@ -176,9 +176,12 @@ fn connect_timeout() -> anyhow::Result<()> {
 
 fn connect_ex_demo() -> anyhow::Result<()> {
     println!("== connect_ex: an error number instead of an exception");
-    // A port nobody listens on: bind one, note it, and close it again.
-    let closed = TcpListener::bind("127.0.0.1:0")?.local_addr()?;
-    let open = TcpListener::bind("127.0.0.1:0")?;
+    // A port nobody listens on: bind one, note it, and close it again. The open listener is
+    // made first, so the kernel cannot hand it the port we just closed.
+    let open = TcpListener::bind("127.0.0.1:0").context("could not bind 127.0.0.1:0")?;
+    let closed = TcpListener::bind("127.0.0.1:0")
+        .context("could not bind 127.0.0.1:0")?
+        .local_addr()?;
     for addr in [open.local_addr()?, closed] {
         let code = connect_ex(addr);
         println!("connect_ex({addr}) = {code} ({})", errno_name(code));

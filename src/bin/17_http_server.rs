@@ -237,12 +237,15 @@ fn read_head(stream: &mut TcpStream, timeout: Duration) -> Head {
     let mut head = Vec::new();
     let mut buffer = [0u8; 1024];
     loop {
-        if let Some(end) = head.windows(4).position(|w| w == b"\r\n\r\n") {
-            head.truncate(end);
-            return Head::Complete(head);
-        }
-        if head.len() > MAX_HEAD {
-            return Head::TooLarge;
+        // The limit counts the head only: one read may bring the head and more after it.
+        match head.windows(4).position(|w| w == b"\r\n\r\n") {
+            Some(end) if end <= MAX_HEAD => {
+                head.truncate(end);
+                return Head::Complete(head);
+            }
+            Some(_) => return Head::TooLarge,
+            None if head.len() > MAX_HEAD => return Head::TooLarge,
+            None => {}
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -403,16 +406,19 @@ fn content_type(path: &Path) -> &'static str {
 /// the system send a reset (RST), which can destroy our answer before the client reads it
 /// (a 431 sent halfway through a huge head, say). So we say "no more from us" first
 /// (chapter 16's half-close), then read and discard what the client still sends, until it
-/// closes or a short while passes.
+/// closes or one deadline passes: at most a second, however slowly it keeps sending.
 fn finish(mut stream: TcpStream, timeout: Duration) {
     let _ = stream.shutdown(Shutdown::Write);
-    let _ = stream.set_read_timeout(Some(timeout.min(Duration::from_secs(1))));
+    let deadline = Instant::now() + timeout.min(Duration::from_secs(1));
     let mut buffer = [0u8; 1024];
-    let mut discarded = 0;
-    while discarded < 1024 * 1024 {
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() || stream.set_read_timeout(Some(left)).is_err() {
+            return;
+        }
         match stream.read(&mut buffer) {
             Ok(0) | Err(_) => return,
-            Ok(n) => discarded += n,
+            Ok(_) => {} // thrown away
         }
     }
 }

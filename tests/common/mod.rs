@@ -12,6 +12,7 @@
 #![allow(dead_code)] // each test file uses only part of the harness
 
 pub mod http;
+pub mod tls;
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{SocketAddr, TcpStream};

@@ -66,6 +66,25 @@ pub fn read_once_unix(stream: &mut UnixStream) -> Vec<u8> {
     buffer
 }
 
+/// Runs `program` with `args` to the end, as an ordinary user: when the tests run as root (who
+/// may create and connect to any file), it runs as the user `nobody`, with `setpriv`.
+pub fn run_unprivileged(dir: &TempDir, program: &Path, args: &[&str]) -> super::Output {
+    use std::os::unix::fs::PermissionsExt;
+    use std::process::Command;
+    if !running_as_root(dir) {
+        return super::run_command(Command::new(program).args(args));
+    }
+    // `nobody` must be able to enter the test's directory.
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod the test directory");
+    super::run_command(
+        Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .arg(program)
+            .args(args),
+    )
+}
+
 /// Are we root? Root may write anywhere, so permission tests must then drop privileges.
 pub fn running_as_root(dir: &TempDir) -> bool {
     use std::os::unix::fs::MetadataExt;

@@ -1,0 +1,204 @@
+//! 18_tls_server: the hello server of chapter 02, spoken over TLS.
+//!
+//! It listens on ADDR like 02_tcp_server, but every connection first goes through a TLS
+//! handshake, in which the server proves who it is with a certificate and both sides agree on
+//! keys. After that the conversation is the same: `Welcome!`, `Hello, X!` for each message X,
+//! and `exit` ends it, only now every byte on the wire is encrypted.
+//!
+//! Make a certificate, then run the server in one terminal and the TLS client in another:
+//!
+//! ```text
+//! terminal 1$ scripts/make_cert.sh /tmp/wb-cert
+//! terminal 1$ cargo run --bin 18_tls_server -- --cert /tmp/wb-cert/cert.pem --key /tmp/wb-cert/key.pem
+//! terminal 2$ cargo run --bin 18_tls_client -- --ca /tmp/wb-cert/cert.pem
+//! ```
+//!
+//! or both at once, labelled, with a fresh certificate: `scripts/demo.sh 18`. The server
+//! prints `Listening on 127.0.0.1:9999` first, then one line when a client arrives, one when
+//! its handshake is done, and one when it leaves. A client that fails the handshake (plain
+//! TCP, garbage, a client that does not trust us) is logged and the server carries on.
+//! Ctrl-C stops it.
+
+use std::fs;
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context, anyhow, bail};
+use native_tls::{HandshakeError, Identity, TlsAcceptor};
+use socket_workbook::hello::serve_hello;
+use socket_workbook::{Args, report, stop_on_ctrl_c};
+
+const USAGE: &str = "\
+usage: 18_tls_server [ADDR] --cert CERT.pem --key KEY.pem
+       18_tls_server [ADDR] --pkcs12 FILE.p12 [--password PW]
+
+  ADDR                   IP:PORT to listen on (default 127.0.0.1:9999; port 0 picks a free port)
+  --cert CERT.pem        the server's certificate (PEM)
+  --key KEY.pem          its private key, unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY)
+  --pkcs12 FILE.p12      certificate and key in one PKCS#12 file, instead of --cert and --key
+  --password PW          the PKCS#12 file's password (default: empty)
+  --handshake-timeout S  seconds a client may take to finish the TLS handshake (default 10)
+
+scripts/make_cert.sh makes all three files for localhost and 127.0.0.1.
+The first line printed is the address really bound: `Listening on IP:PORT`.
+Stop the server with Ctrl-C.
+";
+
+fn main() -> ExitCode {
+    report(run())
+}
+
+fn run() -> anyhow::Result<()> {
+    let mut args = Args::from_env(USAGE);
+    let cert: Option<PathBuf> = args.option("--cert");
+    let key: Option<PathBuf> = args.option("--key");
+    let pkcs12: Option<PathBuf> = args.option("--pkcs12");
+    let password: String = args.option("--password").unwrap_or_default();
+    let seconds: u64 = args.option("--handshake-timeout").unwrap_or(10);
+    let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
+    let identity = match (cert, key, pkcs12) {
+        (Some(cert), Some(key), None) => load_pem(&cert, &key)?,
+        (None, None, Some(file)) => load_pkcs12(&file, &password)?,
+        _ => {
+            args.usage_error("give --cert and --key, or --pkcs12 (scripts/make_cert.sh makes them)")
+        }
+    };
+    if seconds == 0 {
+        args.usage_error("--handshake-timeout must be at least 1 second");
+    }
+    args.finish();
+    let handshake_limit = Duration::from_secs(seconds);
+
+    // ANCHOR: acceptor
+    // Python: ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
+    // The acceptor holds our identity and TLS settings; it is cheap to clone (one shared
+    // context inside), so every connection's thread gets its own handle.
+    let acceptor = TlsAcceptor::new(identity)
+        .map_err(|e| anyhow!("could not set up TLS with this certificate and key: {e}"))?;
+    // ANCHOR_END: acceptor
+
+    // ANCHOR: listen
+    // The listening socket is plain TCP, exactly as in chapter 02: TLS starts per connection.
+    let listener = TcpListener::bind(addr).map_err(|e| {
+        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
+    })?;
+    let local = listener
+        .local_addr()
+        .context("could not read the bound address")?;
+    // ANCHOR_END: listen
+    // Ctrl-C sets `stop`, then connects to us once so the blocked `accept` returns. Installed
+    // before the first line, so that whoever reads that line may press Ctrl-C at once.
+    let stop = stop_on_ctrl_c(move || {
+        let _ = TcpStream::connect(local);
+    })?;
+    println!("Listening on {local}");
+
+    // ANCHOR: accept_loop
+    loop {
+        let (stream, peer) = match listener.accept() {
+            Ok(connection) => connection,
+            Err(e) => {
+                println!("accept failed: {e}");
+                continue;
+            }
+        };
+        if stop.load(Ordering::SeqCst) {
+            break;
+        }
+        // The handshake runs in the connection's own thread, never here: a client that is slow
+        // or never finishes its handshake must not stop us from accepting the next one.
+        let acceptor = acceptor.clone();
+        thread::spawn(move || {
+            println!("Accept new connection from {peer}...");
+            match serve(&acceptor, stream, handshake_limit, peer) {
+                Ok(()) => println!("Connection from {peer} closed."),
+                Err(e) => println!("Connection from {peer} closed: {e:#}"),
+            }
+        });
+    }
+    // ANCHOR_END: accept_loop
+
+    println!("Ctrl-C received: stopped accepting connections. Bye.");
+    Ok(())
+}
+
+// ANCHOR: identity
+/// Reads a certificate and its private key from two PEM files.
+fn load_pem(cert: &Path, key: &Path) -> anyhow::Result<Identity> {
+    let cert_pem = fs::read(cert)
+        .map_err(|e| anyhow!("could not read the certificate {}: {e}", cert.display()))?;
+    let key_pem =
+        fs::read(key).map_err(|e| anyhow!("could not read the key {}: {e}", key.display()))?;
+    // native-tls wants the key as PKCS#8 (`BEGIN PRIVATE KEY`); older tools write PKCS#1
+    // (`BEGIN RSA PRIVATE KEY`), which `openssl pkcs8 -topk8 -nocrypt` converts.
+    Identity::from_pkcs8(&cert_pem, &key_pem).map_err(|e| {
+        anyhow!(
+            "could not load {} with {}: {e}; the certificate must be a PEM (BEGIN CERTIFICATE) \
+             and the key an unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY: `openssl pkcs8 -topk8 \
+             -nocrypt` converts one)",
+            cert.display(),
+            key.display()
+        )
+    })
+}
+
+/// Reads a certificate and its private key from one PKCS#12 file.
+fn load_pkcs12(file: &Path, password: &str) -> anyhow::Result<Identity> {
+    let der = fs::read(file).map_err(|e| anyhow!("could not read {}: {e}", file.display()))?;
+    Identity::from_pkcs12(&der, password).map_err(|e| {
+        anyhow!(
+            "could not load the PKCS#12 file {}: {e}; is the --password right?",
+            file.display()
+        )
+    })
+}
+// ANCHOR_END: identity
+
+// ANCHOR: serve
+/// One client: the TLS handshake, then the hello conversation, then TLS's own goodbye.
+fn serve(
+    acceptor: &TlsAcceptor,
+    stream: TcpStream,
+    limit: Duration,
+    peer: SocketAddr,
+) -> anyhow::Result<()> {
+    // A client that connects and then says nothing would hold this thread forever.
+    stream
+        .set_read_timeout(Some(limit))
+        .context("could not set a read timeout")?;
+    // Python: sock = ctx.wrap_socket(sock, server_side=True)
+    let mut tls = match acceptor.accept(stream) {
+        Ok(tls) => tls,
+        // OpenSSL drops a key that does not belong to the certificate without a word; every
+        // handshake then fails like this.
+        Err(HandshakeError::Failure(e)) if e.to_string().contains("no shared cipher") => {
+            bail!("TLS handshake failed: {e}; does --key belong to --cert?")
+        }
+        Err(HandshakeError::Failure(e)) => bail!("TLS handshake failed: {e}"),
+        // With a read timeout, a silent client shows up as a handshake that "would block".
+        Err(HandshakeError::WouldBlock(_)) => {
+            bail!(
+                "TLS handshake failed: no handshake within {} s",
+                limit.as_secs()
+            )
+        }
+    };
+    println!("TLS handshake with {peer} done.");
+    // The conversation may pause as long as the client likes, as in chapter 02.
+    tls.get_ref()
+        .set_read_timeout(None)
+        .context("could not clear the read timeout")?;
+    // The conversation of chapter 02, from src/hello.rs, unchanged: it takes any stream that
+    // can be read and written, and reads and writes on a `TlsStream` decrypt and encrypt.
+    serve_hello(&mut tls, None)?;
+    // TLS has its own goodbye, close_notify: it tells the client that the end is real and
+    // not an attacker cutting the connection short. The client may be gone already, so an
+    // error here changes nothing.
+    let _ = tls.shutdown();
+    Ok(())
+}
+// ANCHOR_END: serve

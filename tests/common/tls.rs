@@ -1,0 +1,158 @@
+//! TLS helpers for the tests of chapters 04 and 18.
+//!
+//! Certificates are made at run time with rcgen, so no private key ever lives in the repo.
+//! Each one is written to its own temporary directory (removed when the `CertFiles` is
+//! dropped), because the programs under test read them from files, as a learner's would.
+
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::{fs, process};
+
+use native_tls::{Certificate, Identity, TlsAcceptor, TlsConnector, TlsStream};
+use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, KeyPair, date_time_ymd};
+
+use super::TIMEOUT;
+
+/// A certificate and its private key (PKCS#8 PEM), in files in a temporary directory.
+pub struct CertFiles {
+    pub dir: PathBuf,
+    /// The certificate, PEM.
+    pub cert: PathBuf,
+    /// Its private key, PKCS#8 PEM (`BEGIN PRIVATE KEY`).
+    pub key: PathBuf,
+    pub cert_pem: String,
+    pub key_pem: String,
+}
+
+impl CertFiles {
+    fn write(cert_pem: String, key_pem: String) -> CertFiles {
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "workbook-tls-{}-{}",
+            process::id(),
+            COUNT.fetch_add(1, Ordering::SeqCst)
+        ));
+        fs::create_dir_all(&dir).expect("could not make a temporary directory");
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        fs::write(&cert, &cert_pem).unwrap();
+        fs::write(&key, &key_pem).unwrap();
+        CertFiles {
+            dir,
+            cert,
+            key,
+            cert_pem,
+            key_pem,
+        }
+    }
+
+    /// The certificate's path as a string, for command lines.
+    pub fn cert_arg(&self) -> &str {
+        self.cert.to_str().unwrap()
+    }
+
+    /// The key's path as a string, for command lines.
+    pub fn key_arg(&self) -> &str {
+        self.key.to_str().unwrap()
+    }
+
+    /// A server-side TLS acceptor that shows this certificate.
+    pub fn acceptor(&self) -> TlsAcceptor {
+        let identity = Identity::from_pkcs8(self.cert_pem.as_bytes(), self.key_pem.as_bytes())
+            .expect("rcgen makes a usable identity");
+        TlsAcceptor::new(identity).expect("a TLS acceptor")
+    }
+
+    /// A client-side TLS connector that trusts this certificate (and nothing else added).
+    pub fn connector(&self) -> TlsConnector {
+        let cert = Certificate::from_pem(self.cert_pem.as_bytes()).unwrap();
+        TlsConnector::builder()
+            .add_root_certificate(cert)
+            .build()
+            .expect("a TLS connector")
+    }
+}
+
+impl Drop for CertFiles {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|n| n.to_string()).collect()
+}
+
+/// A self-signed certificate for `localhost` and `127.0.0.1`, like scripts/make_cert.sh makes.
+pub fn localhost() -> CertFiles {
+    self_signed(&["localhost", "127.0.0.1"])
+}
+
+/// A self-signed certificate for the given DNS names and IP addresses.
+pub fn self_signed(for_names: &[&str]) -> CertFiles {
+    let key = KeyPair::generate().unwrap();
+    let cert = CertificateParams::new(names(for_names))
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    CertFiles::write(cert.pem(), key.serialize_pem())
+}
+
+/// A self-signed certificate for localhost that expired in 2001.
+pub fn expired() -> CertFiles {
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+    params.not_before = date_time_ymd(2000, 1, 1);
+    params.not_after = date_time_ymd(2001, 1, 1);
+    let cert = params.self_signed(&key).unwrap();
+    CertFiles::write(cert.pem(), key.serialize_pem())
+}
+
+/// A certificate for localhost signed by a made-up authority (CA); returns the server's
+/// certificate and the CA's (whose file a client can be told to trust).
+pub fn signed_by_a_ca() -> (CertFiles, CertFiles) {
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    // Distinct names matter: a certificate whose issuer name equals its subject name counts
+    // as self-signed, and rcgen gives every certificate the same name unless told otherwise.
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "Workbook Test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let key = KeyPair::generate().unwrap();
+    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+    params
+        .distinguished_name
+        .push(DnType::CommonName, "localhost");
+    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
+    (
+        CertFiles::write(cert.pem(), key.serialize_pem()),
+        CertFiles::write(ca.pem(), ca_key.serialize_pem()),
+    )
+}
+
+/// Connects to `addr` over TCP (with timeouts) and runs a TLS handshake as `host`, trusting
+/// `trust`. Panics if the handshake fails.
+pub fn connect_tls(
+    addr: std::net::SocketAddr,
+    trust: &CertFiles,
+    host: &str,
+) -> TlsStream<TcpStream> {
+    let tcp = super::connect(addr);
+    trust
+        .connector()
+        .connect(host, tcp)
+        .unwrap_or_else(|e| panic!("TLS handshake with {addr} as {host} failed: {e}"))
+}
+
+/// Reads once (up to 64 KiB) from a TLS stream; panics on timeout or error.
+pub fn read_once(stream: &mut TlsStream<TcpStream>) -> Vec<u8> {
+    use std::io::Read;
+    let mut buffer = vec![0u8; 65536];
+    let n = stream
+        .read(&mut buffer)
+        .unwrap_or_else(|e| panic!("TLS read failed (timeout {TIMEOUT:?}): {e}"));
+    buffer.truncate(n);
+    buffer
+}
