@@ -50,16 +50,21 @@ pub fn serve_hello(mut stream: impl Read + Write, pause: Option<Duration>) -> an
 /// returns. A read timeout set on the stream shows up as an error that says so.
 pub fn receive_hello(stream: &mut impl Read) -> anyhow::Result<String> {
     let mut buffer = [0u8; 1024];
-    let n = match stream.read(&mut buffer) {
-        Ok(n) => n,
-        // On Linux an expired read timeout shows up as WouldBlock, elsewhere as TimedOut.
-        Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-            bail!("no answer from the server in time")
+    let n = loop {
+        match stream.read(&mut buffer) {
+            Ok(n) => break n,
+            // A signal arrived while we waited (Ctrl-Z then `fg` does this when a read timeout
+            // is set): nothing went wrong, so wait again.
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            // On Linux an expired read timeout shows up as WouldBlock, elsewhere as TimedOut.
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                bail!("no answer from the server in time")
+            }
+            // A server that closes while our last message sits unread in its buffer makes the
+            // kernel reset the connection: for us that is the same as a plain close.
+            Err(e) if e.kind() == ErrorKind::ConnectionReset => break 0,
+            Err(e) => bail!("could not read from the server: {e}"),
         }
-        // A server that closes while our last message sits unread in its buffer makes the
-        // kernel reset the connection: for us that is the same as a plain close.
-        Err(e) if e.kind() == ErrorKind::ConnectionReset => 0,
-        Err(e) => bail!("could not read from the server: {e}"),
     };
     if n == 0 {
         bail!("the server closed the connection before answering");
