@@ -17,7 +17,8 @@ use native_tls::{Certificate, HandshakeError, TlsConnector, TlsStream};
 /// A TLS client configuration that trusts the system's root certificates and, if `ca` is
 /// given, the certificate in that PEM file too (for a server whose certificate you made).
 pub fn connector(ca: Option<&Path>) -> anyhow::Result<TlsConnector> {
-    // Python: ctx = ssl.create_default_context(cafile=ca)
+    // Python: ctx = ssl.create_default_context(); ctx.load_verify_locations(ca)
+    // (not create_default_context(cafile=ca): that trusts the file INSTEAD of the system roots)
     let mut builder = TlsConnector::builder();
     if let Some(path) = ca {
         let pem = fs::read(path)

@@ -174,6 +174,30 @@ fn trusting_the_authority_that_signed_the_certificate_is_enough() {
     server.join().unwrap().unwrap();
 }
 
+/// The system's roots are trusted, and `--ca` adds to them rather than replacing them.
+/// native-tls reads the system's roots from the file named by `SSL_CERT_FILE` when it is set,
+/// so the test plays the system by pointing it at its own CA.
+#[test]
+fn the_system_roots_are_trusted_and_ca_adds_to_them() {
+    let (cert, ca) = signed_by_a_ca();
+    let stranger = localhost();
+    for extra in [&[][..], &["--ca", stranger.cert_arg()][..]] {
+        let dir = TempDir::new("https");
+        let (port, server) = one_shot(&cert, page_response(), Goodbye::CloseNotify);
+        let url = format!("https://localhost:{port}/hello.html");
+        let output = run_command(
+            Command::new(bin("04_https_get"))
+                .arg(&url)
+                .args(extra)
+                .env("SSL_CERT_FILE", ca.cert_arg())
+                .current_dir(dir.path()),
+        );
+        assert_eq!(output.code(), Some(0), "{extra:?}: {output:?}");
+        assert_eq!(fs::read(dir.path().join("hello.html")).unwrap(), PAGE);
+        server.join().unwrap().unwrap();
+    }
+}
+
 /// Fetches from a server showing `cert` and expects the client to refuse with exactly `error`
 /// (after `error: `), saving nothing. Returns why the server's handshake failed.
 fn expect_refusal(cert: &CertFiles, host: &str, args: &[&str], error: &str) -> String {
@@ -270,13 +294,13 @@ fn a_plain_http_server_is_recognised() {
         let _ = stream.write_all(b"HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n");
     });
     let output = fetch(dir.path(), &[&format!("https://localhost:{port}/")]);
-    server.join().unwrap();
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
         "error: TLS handshake with localhost failed: the server did not answer in TLS \
          (OpenSSL: wrong version number); is it a plain TCP or HTTP server? check the port\n"
     );
+    server.join().unwrap();
 }
 
 #[test]
@@ -287,7 +311,7 @@ fn an_error_status_saves_nothing() {
     let (port, server) = one_shot(&cert, response, Goodbye::CloseNotify);
     let url = format!("https://localhost:{port}/missing.html");
     let output = fetch(dir.path(), &[&url, "--ca", cert.cert_arg()]);
-    server.join().unwrap().unwrap();
+    // The client's output first: if it never connected, the server would wait in accept.
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stdout,
@@ -298,6 +322,7 @@ fn an_error_status_saves_nothing() {
         "error: the server answered HTTP/1.1 404 Not Found; nothing saved\n"
     );
     assert!(dir.names().is_empty());
+    server.join().unwrap().unwrap();
 }
 
 #[test]
