@@ -194,18 +194,20 @@ fn a_plain_tcp_server_is_recognised() {
     let addr = listener.local_addr().unwrap().to_string();
     let server = thread::spawn(move || {
         let (mut stream, _) = listener.accept().unwrap();
+        stream.set_read_timeout(Some(TIMEOUT)).unwrap();
         stream.write_all(b"Welcome!").unwrap();
         let _ = stream.read(&mut [0u8; 1024]); // the client's hello, then its goodbye
     });
     let cert = localhost();
     let output = run("18_tls_client", &[&addr, "--ca", cert.cert_arg()]);
-    server.join().unwrap();
+    // The client's output first: if it never connected, the server would wait in accept.
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
         "error: TLS handshake with localhost failed: the server did not answer in TLS \
          (OpenSSL: wrong version number); is it a plain TCP or HTTP server? check the port\n"
     );
+    server.join().unwrap();
 }
 
 #[test]
@@ -219,13 +221,13 @@ fn a_server_that_hangs_up_during_the_handshake_is_reported() {
     });
     let cert = localhost();
     let output = run("18_tls_client", &[&addr, "--ca", cert.cert_arg()]);
-    server.join().unwrap();
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
         "error: TLS handshake with localhost failed: the server hung up during the handshake \
          (OpenSSL: unexpected EOF); check the server's log for why\n"
     );
+    server.join().unwrap();
 }
 
 #[test]
