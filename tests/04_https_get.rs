@@ -147,6 +147,30 @@ fn a_server_that_skips_close_notify_after_a_complete_body_is_fine() {
 }
 
 #[test]
+fn a_page_cut_short_without_close_notify_is_refused() {
+    // The server hangs up, without TLS's goodbye, before the length it announced. native-tls
+    // reports such an end like a clean one, so only Content-Length shows that bytes are missing.
+    let dir = TempDir::new("https");
+    let cert = localhost();
+    let mut response = page_response();
+    response.truncate(response.len() - 10);
+    let (port, server) = one_shot(&cert, response, Goodbye::TcpOnly);
+    let url = format!("https://localhost:{port}/hello.html");
+    let output = fetch(dir.path(), &[&url, "--ca", cert.cert_arg()]);
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(output.stdout, "");
+    assert_eq!(
+        output.stderr,
+        format!(
+            "error: GET {url} failed: the body ended after 30 of the 40 bytes that \
+             Content-Length announced\n"
+        )
+    );
+    assert!(dir.names().is_empty(), "nothing may be saved");
+    server.join().unwrap().unwrap();
+}
+
+#[test]
 fn the_ip_address_works_when_the_certificate_lists_it() {
     let dir = TempDir::new("https");
     let cert = localhost();

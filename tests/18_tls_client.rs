@@ -6,10 +6,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
-use common::tls::{CertFiles, expired, localhost, self_signed, signed_by_a_ca};
+use common::tls::{
+    CertFiles, Recorder, ends_with_an_alert, expired, localhost, record_types, self_signed,
+    signed_by_a_ca,
+};
 use common::{TIMEOUT, run};
+use native_tls::{Identity, Protocol, TlsAcceptor};
 
 /// What the test server saw: the messages it received, or why its handshake failed.
 type Seen = Result<Vec<String>, String>;
@@ -17,18 +22,29 @@ type Seen = Result<Vec<String>, String>;
 /// A one-connection hello server over TLS, showing `cert`. Returns its address and a handle
 /// that yields what it received (one message per read), until `exit` or end of stream.
 fn tls_server(cert: &CertFiles) -> (String, JoinHandle<Seen>) {
-    let acceptor = cert.acceptor();
+    let (addr, handle, _) = tls_server_with(cert.acceptor());
+    (addr, handle)
+}
+
+/// Like `tls_server`, with the acceptor given; also returns every raw byte it will receive.
+fn tls_server_with(acceptor: TlsAcceptor) -> (String, JoinHandle<Seen>, Arc<Mutex<Vec<u8>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap().to_string();
+    let received = Arc::default();
+    let recorder_bytes = Arc::clone(&received);
     let handle = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
         tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
-        let mut stream = acceptor.accept(tcp).map_err(|e| e.to_string())?;
+        let recorder = Recorder {
+            tcp,
+            received: recorder_bytes,
+        };
+        let mut stream = acceptor.accept(recorder).map_err(|e| e.to_string())?;
         stream.write_all(b"Welcome!").unwrap();
         let mut received = Vec::new();
         let mut buffer = [0u8; 1024];
         loop {
-            // The client's close_notify after `exit` reads as end of stream (0).
+            // The client's goodbye after `exit` reads as end of stream (0).
             let n = stream.read(&mut buffer).map_err(|e| e.to_string())?;
             if n == 0 {
                 break;
@@ -43,7 +59,7 @@ fn tls_server(cert: &CertFiles) -> (String, JoinHandle<Seen>) {
         }
         Ok(received)
     });
-    (addr, handle)
+    (addr, handle, received)
 }
 
 /// Runs the client against a server showing `cert`, trusting `ca`, and expects it to refuse
@@ -63,7 +79,7 @@ fn expect_refusal(cert: &CertFiles, ca: &CertFiles, extra: &[&str], error: &str)
 }
 
 #[test]
-fn sends_the_names_then_exit_then_close_notify() {
+fn sends_the_names_then_exit() {
     let cert = localhost();
     let (addr, server) = tls_server(&cert);
     let output = run("18_tls_client", &[&addr, "--ca", cert.cert_arg()]);
@@ -73,10 +89,32 @@ fn sends_the_names_then_exit_then_close_notify() {
         "Welcome!\nHello, Michael!\nHello, Tracy!\nHello, Sarah!\n"
     );
     assert_eq!(output.stderr, "");
-    // Ending with a clean 0-byte read (not an error) means the client sent close_notify.
     assert_eq!(
         server.join().unwrap().unwrap(),
         ["Michael", "Tracy", "Sarah", "exit"]
+    );
+}
+
+#[test]
+fn its_last_record_is_the_close_notify_alert() {
+    // A clean 0-byte read proves nothing: native-tls reads a bare TCP close the same way. So
+    // this server speaks TLS 1.2, whose record headers show which records are alerts, and
+    // checks that the client's last record is one: its close_notify.
+    let cert = localhost();
+    let identity = Identity::from_pkcs8(cert.cert_pem.as_bytes(), cert.key_pem.as_bytes());
+    let acceptor = TlsAcceptor::builder(identity.unwrap())
+        .max_protocol_version(Some(Protocol::Tlsv12))
+        .build()
+        .unwrap();
+    let (addr, server, received) = tls_server_with(acceptor);
+    let output = run("18_tls_client", &[&addr, "Ada", "--ca", cert.cert_arg()]);
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    assert_eq!(server.join().unwrap().unwrap(), ["Ada", "exit"]);
+    let received = received.lock().unwrap();
+    assert!(
+        ends_with_an_alert(&received),
+        "record types: {:?}",
+        record_types(&received)
     );
 }
 

@@ -5,12 +5,16 @@
 
 mod common;
 
-use std::io::Write;
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::Command;
+use std::sync::Arc;
 use std::thread;
 
-use common::tls::{CertFiles, connect_tls, localhost, read_once, self_signed};
+use common::tls::{
+    CertFiles, Recorder, connect_tls, ends_with_an_alert, localhost, read_once, record_types,
+    self_signed,
+};
 use common::{Server, connect, root, run, run_command};
 use native_tls::{Protocol, TlsConnector, TlsStream};
 
@@ -28,7 +32,7 @@ fn start(cert: &CertFiles) -> Server {
 }
 
 /// Sends one message and returns the one reply.
-fn ask(stream: &mut TlsStream<TcpStream>, message: &[u8]) -> Vec<u8> {
+fn ask<S: Read + Write>(stream: &mut TlsStream<S>, message: &[u8]) -> Vec<u8> {
     stream.write_all(message).expect("send");
     read_once(stream)
 }
@@ -56,8 +60,14 @@ fn first_line_names_the_bound_address() {
 fn hello_over_tls_then_exit_ends_with_close_notify() {
     let cert = localhost();
     let mut server = start(&cert);
-    let mut client = connect_tls(server.socket_addr(), &cert, "localhost");
-    let me = client.get_ref().local_addr().unwrap();
+    let tcp = connect(server.socket_addr());
+    let me = tcp.local_addr().unwrap();
+    let recorder = Recorder::new(tcp);
+    let received = Arc::clone(&recorder.received);
+    // TLS 1.2, whose record headers show which records are alerts (TLS 1.3 hides that).
+    let mut client = tls12_connector(&cert)
+        .connect("localhost", recorder)
+        .expect("handshake");
     assert_eq!(read_once(&mut client), b"Welcome!");
     assert_eq!(ask(&mut client, b"Michael"), b"Hello, Michael!");
     assert_eq!(
@@ -65,8 +75,15 @@ fn hello_over_tls_then_exit_ends_with_close_notify() {
         "Hello, Zoë 🦀!".as_bytes()
     );
     client.write_all(b"exit").unwrap();
-    // The server says goodbye with close_notify, which a TLS read reports as end of stream.
     assert_eq!(read_once(&mut client), b"");
+    // A 0-byte read alone would not prove the goodbye (native-tls reads a bare TCP close the
+    // same way): the server's last record must be an alert, its close_notify.
+    let received = received.lock().unwrap();
+    assert!(
+        ends_with_an_alert(&received),
+        "record types: {:?}",
+        record_types(&received)
+    );
     server.expect_line(&format!("Accept new connection from {me}..."));
     server.expect_line(&format!("TLS handshake with {me} done."));
     server.expect_line(&format!("Connection from {me} closed."));
@@ -410,14 +427,18 @@ fn make_cert_refuses_to_write_inside_the_workbook() {
 // Exercises of chapter 18. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 18_tls_server -- --ignored`.
 
-/// A native-tls client that refuses anything newer than TLS 1.2.
-fn tls12_client(addr: SocketAddr, cert: &CertFiles) -> Result<TlsStream<TcpStream>, String> {
-    let connector = TlsConnector::builder()
+/// A native-tls connector that trusts `cert` and refuses anything newer than TLS 1.2.
+fn tls12_connector(cert: &CertFiles) -> TlsConnector {
+    TlsConnector::builder()
         .add_root_certificate(native_tls::Certificate::from_pem(cert.cert_pem.as_bytes()).unwrap())
         .max_protocol_version(Some(Protocol::Tlsv12))
         .build()
-        .unwrap();
-    connector
+        .unwrap()
+}
+
+/// A native-tls client that refuses anything newer than TLS 1.2.
+fn tls12_client(addr: SocketAddr, cert: &CertFiles) -> Result<TlsStream<TcpStream>, String> {
+    tls12_connector(cert)
         .connect("localhost", connect(addr))
         .map_err(|e| e.to_string())
 }

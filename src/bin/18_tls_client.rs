@@ -85,7 +85,7 @@ fn run() -> anyhow::Result<()> {
     stream
         .write_all(b"exit")
         .map_err(|e| anyhow!("could not send \"exit\" to {addr}: {e}"))?;
-    // TLS's own goodbye (close_notify), so the server can tell a real end from a cut line.
+    // TLS's own goodbye (close_notify): an authenticated end, which a cut line cannot fake.
     stream
         .shutdown()
         .map_err(|e| anyhow!("could not close the TLS session with {addr}: {e}"))?;

@@ -4,9 +4,11 @@
 //! Each one is written to its own temporary directory (removed when the `CertFiles` is
 //! dropped), because the programs under test read them from files, as a learner's would.
 
+use std::io::{self, Read, Write};
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::{fs, process};
 
 use native_tls::{Certificate, Identity, TlsAcceptor, TlsConnector, TlsStream};
@@ -147,12 +149,70 @@ pub fn connect_tls(
 }
 
 /// Reads once (up to 64 KiB) from a TLS stream; panics on timeout or error.
-pub fn read_once(stream: &mut TlsStream<TcpStream>) -> Vec<u8> {
-    use std::io::Read;
+pub fn read_once<S: Read + Write>(stream: &mut TlsStream<S>) -> Vec<u8> {
     let mut buffer = vec![0u8; 65536];
     let n = stream
         .read(&mut buffer)
         .unwrap_or_else(|e| panic!("TLS read failed (timeout {TIMEOUT:?}): {e}"));
     buffer.truncate(n);
     buffer
+}
+
+/// A TCP stream that keeps a copy of every byte read from it, so that a test can look at the
+/// TLS records the peer sent, not only at what TLS decrypted.
+///
+/// Why: native-tls reads a close WITH close_notify and one WITHOUT it both as end of stream
+/// (`Ok(0)`), so a 0-byte read proves nothing about the goodbye. The record headers do.
+#[derive(Debug)]
+pub struct Recorder {
+    pub tcp: TcpStream,
+    /// Every byte read so far.
+    pub received: Arc<Mutex<Vec<u8>>>,
+}
+
+impl Recorder {
+    pub fn new(tcp: TcpStream) -> Recorder {
+        Recorder {
+            tcp,
+            received: Arc::default(),
+        }
+    }
+}
+
+impl Read for Recorder {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        let n = self.tcp.read(buffer)?;
+        self.received
+            .lock()
+            .unwrap()
+            .extend_from_slice(&buffer[..n]);
+        Ok(n)
+    }
+}
+
+impl Write for Recorder {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.tcp.write(bytes)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.tcp.flush()
+    }
+}
+
+/// The content type of each TLS record in `bytes`: 20 change cipher spec, 21 alert,
+/// 22 handshake, 23 application data. (Each record: type, 2 bytes version, 2 bytes length.)
+pub fn record_types(bytes: &[u8]) -> Vec<u8> {
+    let mut types = Vec::new();
+    let mut at = 0;
+    while at + 5 <= bytes.len() {
+        types.push(bytes[at]);
+        at += 5 + usize::from(u16::from_be_bytes([bytes[at + 3], bytes[at + 4]]));
+    }
+    types
+}
+
+/// True if the last TLS record in `bytes` is an alert. Over TLS 1.2 (whose record headers
+/// show the type; TLS 1.3 hides it), the last record of a clean end is the close_notify alert.
+pub fn ends_with_an_alert(bytes: &[u8]) -> bool {
+    record_types(bytes).last() == Some(&21)
 }
