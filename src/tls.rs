@@ -64,7 +64,7 @@ pub fn handshake(
 // ANCHOR: explain
 /// OpenSSL's reasons for a failed handshake, as it words them, with what each means and what
 /// to do about it.
-const REASONS: [(&str, &str, &str); 8] = [
+const REASONS: [(&str, &str, &str); 9] = [
     (
         "self-signed certificate",
         "the certificate is not trusted: it is self-signed and not one of your roots",
@@ -103,6 +103,11 @@ const REASONS: [(&str, &str, &str); 8] = [
     (
         "unexpected EOF",
         "the server hung up during the handshake",
+        "check the server's log for why",
+    ),
+    (
+        "alert handshake failure",
+        "the server refused the handshake",
         "check the server's log for why",
     ),
 ];

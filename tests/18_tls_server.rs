@@ -252,8 +252,13 @@ fn a_key_that_is_not_the_certificates_fails_every_handshake() {
             other.key_arg(),
         ],
     );
-    let tcp = connect(server.socket_addr());
-    assert!(cert.connector().connect("localhost", tcp).is_err());
+    let output = run("18_tls_client", &[&server.addr, "--ca", cert.cert_arg()]);
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(
+        output.stderr,
+        "error: TLS handshake with localhost failed: the server refused the handshake \
+         (OpenSSL: alert handshake failure); check the server's log for why\n"
+    );
     let line = server.expect_line("TLS handshake failed");
     assert!(
         line.contains("no shared cipher") && line.ends_with("; does --key belong to --cert?"),
