@@ -362,7 +362,8 @@ fn nobody_listening_gives_one_line_and_status_1() {
     assert_eq!(
         output.stderr,
         format!(
-            "error: could not connect to 127.0.0.1 port {port}: Connection refused (os error 111)\n"
+            "error: could not connect to 127.0.0.1 port {port}: Connection refused (os error 111); \
+             is an HTTPS server running there?\n"
         )
     );
 }

@@ -77,8 +77,10 @@ fn run() -> anyhow::Result<()> {
         .to_socket_addrs()
         .map_err(|e| anyhow!("could not find the address of {}: {e}", url.host))?
         .collect();
-    let tcp = TcpStream::connect(&addrs[..])
-        .map_err(|e| anyhow!("could not connect to {} port {}: {e}", url.host, url.port))?;
+    let tcp = TcpStream::connect(&addrs[..]).map_err(|e| {
+        let (host, port) = (&url.host, url.port);
+        anyhow!("could not connect to {host} port {port}: {e}; is an HTTPS server running there?")
+    })?;
     tcp.set_read_timeout(Some(Duration::from_secs(10)))
         .context("could not set a read timeout")?;
     // New: the TLS handshake. It checks the certificate against the URL's host name, and
