@@ -178,9 +178,11 @@ pub fn exchange(stream: &mut (impl Read + Write), request: &str) -> anyhow::Resu
                 )
             }
             Err(e) => {
-                // Some servers reset the connection (or, over TLS, skip the goodbye) right
-                // after a response whose length they announced. If we already hold all of
-                // it, that is fine; anything else is a real error.
+                // Some servers reset the connection right after a response whose length they
+                // announced. If we already hold all of it, that is fine; anything else is a
+                // real error. (A TLS server that skips its goodbye, close_notify, reads as a
+                // plain end of stream with native-tls: only Content-Length or chunking can
+                // reveal a body cut short.)
                 return parse(&data, false).map_err(|_| {
                     anyhow!(
                         "could not read the response after {} bytes: {e}",
