@@ -1,7 +1,7 @@
 # Shared functions for the demos in scripts/demos/. Sourced by scripts/demo.sh, not run alone.
 #
 # A demo starts servers with `start_server`, runs clients with `run_client`, and ends with
-# `stop_server`, which stops every server with SIGINT (what Ctrl-C sends) and prints its log.
+# `stop_servers`, which stops every server with SIGINT (what Ctrl-C sends) and prints its log.
 # Each side's lines are labelled, so you can tell who printed what.
 
 BIN_DIR=${WORKBOOK_BIN_DIR:-}

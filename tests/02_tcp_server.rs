@@ -237,6 +237,13 @@ fn a_bad_address_prints_usage_and_status_2() {
     assert!(output.stderr.contains("usage: 02_tcp_server [ADDR]"));
     let extra = run("02_tcp_server", &["127.0.0.1:0", "--fast"]);
     assert_eq!(extra.code(), Some(2), "{extra:?}");
+    let backlog = run("02_tcp_server", &["127.0.0.1:0", "--backlog", "-1"]);
+    assert_eq!(backlog.code(), Some(2), "{backlog:?}");
+    assert!(
+        backlog
+            .stderr
+            .starts_with("error: --backlog must be at least 1")
+    );
 }
 
 #[test]

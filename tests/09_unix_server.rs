@@ -256,6 +256,9 @@ fn bad_arguments_print_usage_and_status_2() {
             .starts_with("error: unexpected argument \"extra\"")
     );
     assert!(output.stderr.contains("usage: 09_unix_server [PATH]"));
+    let empty = run("09_unix_server", &[""]);
+    assert_eq!(empty.code(), Some(2), "{empty:?}");
+    assert!(empty.stderr.starts_with("error: PATH must not be empty"));
     let help = run("09_unix_server", &["--help"]);
     assert_eq!(help.code(), Some(0));
     assert!(help.stdout.starts_with("usage: 09_unix_server [PATH]"));

@@ -45,6 +45,9 @@ fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let pause = args.flag("--slow").then_some(Duration::from_secs(1));
     let backlog: i32 = args.option("--backlog").unwrap_or(128);
+    if backlog < 1 {
+        args.usage_error("--backlog must be at least 1");
+    }
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     args.finish();
 

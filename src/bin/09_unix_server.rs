@@ -58,6 +58,10 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let path: PathBuf = args.next_or("PATH", "/tmp/socket-workbook.sock");
+    if path.as_os_str().is_empty() {
+        // An empty path would give an unnamed socket that no client can ever reach.
+        args.usage_error("PATH must not be empty");
+    }
     args.finish();
 
     // ANCHOR: bind
