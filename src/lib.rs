@@ -11,6 +11,7 @@ pub mod http;
 pub mod tls;
 
 use std::fmt::Display;
+use std::net::{TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -149,6 +150,20 @@ pub fn stop_on_ctrl_c(wake: impl Fn() + Send + 'static) -> anyhow::Result<Arc<At
     })
     .map_err(|e| anyhow::anyhow!("could not install the Ctrl-C handler: {e}"))?;
     Ok(stop)
+}
+
+/// A connected pair of TCP streams on loopback: (our end, the peer's end). The demonstrations
+/// of chapters 15 and 16 use it to have both ends of one connection in one program.
+pub fn loopback_pair() -> anyhow::Result<(TcpStream, TcpStream)> {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .map_err(|e| anyhow::anyhow!("could not bind 127.0.0.1:0: {e}"))?;
+    let addr = listener.local_addr()?;
+    let ours = TcpStream::connect(addr)
+        .map_err(|e| anyhow::anyhow!("could not connect to {addr}: {e}"))?;
+    let (theirs, _) = listener
+        .accept()
+        .map_err(|e| anyhow::anyhow!("could not accept on {addr}: {e}"))?;
+    Ok((ours, theirs))
 }
 
 #[cfg(test)]

@@ -22,8 +22,8 @@ use std::process::ExitCode;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow, bail};
-use socket_workbook::{Args, report};
+use anyhow::{Context, bail};
+use socket_workbook::{Args, loopback_pair, report};
 use socket2::{Domain, Socket, Type};
 
 const USAGE: &str = "\
@@ -50,18 +50,9 @@ fn run() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// A connected pair of TCP streams on loopback: (our end, the peer's end).
-fn pair() -> anyhow::Result<(TcpStream, TcpStream)> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("could not bind 127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let ours = TcpStream::connect(addr).map_err(|e| anyhow!("could not connect to {addr}: {e}"))?;
-    let (theirs, _) = listener.accept().context("could not accept")?;
-    Ok((ours, theirs))
-}
-
 fn read_timeout() -> anyhow::Result<()> {
     println!("== a read timeout (Python: s.settimeout(0.2); s.recv(1024))");
-    let (mut stream, _peer) = pair()?; // the peer stays connected but never writes
+    let (mut stream, _peer) = loopback_pair()?; // the peer stays connected but never writes
     // ANCHOR: read_timeout
     stream.set_read_timeout(Some(WAIT))?;
     let started = Instant::now();
@@ -90,7 +81,7 @@ fn read_timeout() -> anyhow::Result<()> {
 
 fn non_blocking() -> anyhow::Result<()> {
     println!("== non-blocking mode (Python: s.setblocking(False))");
-    let (mut stream, mut peer) = pair()?;
+    let (mut stream, mut peer) = loopback_pair()?;
     // ANCHOR: non_blocking
     // A non-blocking read never waits: with nothing to read it fails at once with WouldBlock.
     stream.set_nonblocking(true)?;

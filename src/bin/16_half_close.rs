@@ -17,13 +17,13 @@
 //! 32))`, and `write(1 MiB) to a peer that is not reading: sent 32741 of 1048576 bytes`.
 
 use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
-use std::net::{Shutdown, TcpListener, TcpStream};
+use std::net::{Shutdown, TcpStream};
 use std::process::ExitCode;
 use std::thread;
 use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
-use socket_workbook::{Args, report};
+use anyhow::{anyhow, bail};
+use socket_workbook::{Args, loopback_pair, report};
 use socket2::SockRef;
 
 const USAGE: &str = "\
@@ -53,10 +53,7 @@ fn run() -> anyhow::Result<()> {
 /// A connected pair of TCP streams on loopback: (our end, the peer's end). Both have a
 /// 5-second read timeout, so a mistake shows up as an error instead of a hang.
 fn pair() -> anyhow::Result<(TcpStream, TcpStream)> {
-    let listener = TcpListener::bind("127.0.0.1:0").context("could not bind 127.0.0.1:0")?;
-    let addr = listener.local_addr()?;
-    let ours = TcpStream::connect(addr).map_err(|e| anyhow!("could not connect to {addr}: {e}"))?;
-    let (theirs, _) = listener.accept().context("could not accept")?;
+    let (ours, theirs) = loopback_pair()?; // from src/lib.rs
     for stream in [&ours, &theirs] {
         stream.set_read_timeout(Some(Duration::from_secs(5)))?;
     }
