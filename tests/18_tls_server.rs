@@ -336,6 +336,21 @@ fn no_certificate_prints_usage_and_status_2() {
         output.stderr
     );
     assert!(output.stderr.contains("usage: 18_tls_server [ADDR]"));
+    // Both kinds of identity at once is the same usage error, not a silent choice.
+    let both = run(
+        "18_tls_server",
+        &[
+            "127.0.0.1:0",
+            "--cert",
+            "c.pem",
+            "--key",
+            "k.pem",
+            "--pkcs12",
+            "i.p12",
+        ],
+    );
+    assert_eq!(both.code(), Some(2), "{both:?}");
+    assert!(both.stderr.contains("not both"), "{}", both.stderr);
 }
 
 #[test]

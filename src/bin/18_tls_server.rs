@@ -63,9 +63,9 @@ fn run() -> anyhow::Result<()> {
     let identity = match (cert, key, pkcs12) {
         (Some(cert), Some(key), None) => load_pem(&cert, &key)?,
         (None, None, Some(file)) => load_pkcs12(&file, &password)?,
-        _ => {
-            args.usage_error("give --cert and --key, or --pkcs12 (scripts/make_cert.sh makes them)")
-        }
+        _ => args.usage_error(
+            "give --cert and --key, or --pkcs12, not both (scripts/make_cert.sh makes them)",
+        ),
     };
     if seconds == 0 {
         args.usage_error("--handshake-timeout must be at least 1 second");
