@@ -110,6 +110,29 @@ impl Args {
         }
     }
 
+    /// Takes the next positional argument parsed as `T`; a usage error when there is none.
+    pub fn next_required<T: FromStr>(&mut self, what: &str) -> T
+    where
+        T::Err: Display,
+    {
+        match self.next_optional(what) {
+            Some(parsed) => parsed,
+            None => self.usage_error(format!("missing {what}")),
+        }
+    }
+
+    /// Takes the next positional argument parsed as `T`, if there is one.
+    pub fn next_optional<T: FromStr>(&mut self, what: &str) -> Option<T>
+    where
+        T::Err: Display,
+    {
+        let word = self.take_positional()?;
+        match word.parse() {
+            Ok(parsed) => Some(parsed),
+            Err(e) => self.usage_error(format!("bad {what} {word:?}: {e}")),
+        }
+    }
+
     /// Takes all remaining positional arguments.
     pub fn rest(&mut self) -> Vec<String> {
         let mut taken = Vec::new();
@@ -188,6 +211,19 @@ mod tests {
         let addr: std::net::SocketAddr = a.next_or("address", "127.0.0.1:9999");
         assert_eq!(addr.port(), 1);
         assert_eq!(a.rest(), vec!["x".to_string()]);
+        a.finish();
+    }
+
+    #[test]
+    fn required_and_optional_positionals() {
+        let mut a = args(&["http://x/", "out.html"]);
+        let url: String = a.next_required("URL");
+        assert_eq!(url, "http://x/");
+        assert_eq!(
+            a.next_optional::<String>("OUTFILE").as_deref(),
+            Some("out.html")
+        );
+        assert_eq!(a.next_optional::<String>("OUTFILE"), None);
         a.finish();
     }
 

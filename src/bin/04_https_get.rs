@@ -53,16 +53,8 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let ca: Option<PathBuf> = args.option("--ca");
-    let words = args.rest();
-    let (url, outfile) = match words.as_slice() {
-        [url] => (url, None),
-        [url, outfile] => (url, Some(PathBuf::from(outfile))),
-        [] => args.usage_error("missing URL"),
-        [_, _, extra, ..] => args.usage_error(format!("unexpected argument {extra:?}")),
-    };
-    let url: Url = url
-        .parse()
-        .unwrap_or_else(|e| args.usage_error(format!("bad URL {url:?}: {e}")));
+    let url: Url = args.next_required("URL");
+    let outfile: Option<PathBuf> = args.next_optional("OUTFILE");
     args.finish();
     if url.scheme == "http" {
         bail!("{url} is plain HTTP, without TLS; use 03_http_get");
