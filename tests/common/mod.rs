@@ -326,6 +326,20 @@ pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     buffer
 }
 
+/// Bytes as text for a failure message: lossy UTF-8, quoted, with control characters escaped,
+/// so a message reads `"Hello, Ada!"` instead of `[72, 101, 108, ...]`.
+pub fn text(bytes: &[u8]) -> String {
+    format!("{:?}", String::from_utf8_lossy(bytes))
+}
+
+/// Fails the test with `WHAT: expected "WANT", got "GOT"` unless `got` is exactly `want`.
+#[track_caller]
+pub fn expect_text(what: &str, got: &[u8], want: &str) {
+    if got != want.as_bytes() {
+        panic!("{what}: expected {}, got {}", text(want.as_bytes()), text(got));
+    }
+}
+
 /// Raw UDP sockets for the UDP and broadcast tests (chapters 05 to 08).
 pub mod udp;
 #[cfg(unix)]
