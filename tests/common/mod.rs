@@ -336,7 +336,11 @@ pub fn text(bytes: &[u8]) -> String {
 #[track_caller]
 pub fn expect_text(what: &str, got: &[u8], want: &str) {
     if got != want.as_bytes() {
-        panic!("{what}: expected {}, got {}", text(want.as_bytes()), text(got));
+        panic!(
+            "{what}: expected {}, got {}",
+            text(want.as_bytes()),
+            text(got)
+        );
     }
 }
 
