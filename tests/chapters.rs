@@ -434,3 +434,88 @@ fn every_relative_link_points_to_a_file() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+/// The `exercise_*` checks of every test file, as (test file stem, check name).
+fn exercise_checks() -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for entry in fs::read_dir(root().join("tests")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_none_or(|e| e != "rs") {
+            continue;
+        }
+        let stem = path.file_stem().unwrap().to_string_lossy().into_owned();
+        for line in fs::read_to_string(&path).unwrap().lines() {
+            if let Some(rest) = line.strip_prefix("fn exercise_") {
+                let name = rest.split('(').next().unwrap_or_default();
+                found.push((stem.clone(), format!("exercise_{name}")));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Every exercise has a hint, a reference solution and at least two known mistakes, each
+/// mistake saying what it gets wrong and how its check fails (`scripts/check_solutions.sh`,
+/// run by `.ci/run`, applies them); and every solutions folder belongs to a real check.
+#[test]
+fn every_exercise_has_a_hint_a_solution_and_known_mistakes() {
+    let checks = exercise_checks();
+    assert!(!checks.is_empty(), "no exercise_* checks found");
+    let mut problems = Vec::new();
+    for (chapter, name) in &checks {
+        let dir = root().join(format!("solutions/{chapter}/{name}"));
+        let id = format!("{chapter}/{name}");
+        for file in ["hint.md", "solution.patch"] {
+            if !dir.join(file).is_file() {
+                problems.push(format!("{id}: no solutions/{id}/{file}"));
+            }
+        }
+        let mistakes: Vec<PathBuf> = fs::read_dir(&dir)
+            .map(|entries| {
+                entries
+                    .map(|e| e.unwrap().path())
+                    .filter(|p| {
+                        p.file_name()
+                            .is_some_and(|f| f.to_string_lossy().starts_with("mistake_"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        if mistakes.len() < 2 {
+            problems.push(format!(
+                "{id}: {} known mistakes, want at least 2",
+                mistakes.len()
+            ));
+        }
+        for mistake in mistakes {
+            let text = fs::read_to_string(&mistake).unwrap();
+            let head = text.split("diff --git").next().unwrap_or_default();
+            for field in ["Mistake: ", "Fails with: "] {
+                if !head
+                    .lines()
+                    .any(|l| l.starts_with(field) && l.len() > field.len())
+                {
+                    problems.push(format!("{}: no `{field}` line", mistake.display()));
+                }
+            }
+        }
+    }
+    for chapter in fs::read_dir(root().join("solutions")).unwrap() {
+        let chapter = chapter.unwrap().path();
+        if !chapter.is_dir() {
+            continue;
+        }
+        for exercise in fs::read_dir(&chapter).unwrap() {
+            let exercise = exercise.unwrap().path();
+            let pair = (
+                chapter.file_name().unwrap().to_string_lossy().into_owned(),
+                exercise.file_name().unwrap().to_string_lossy().into_owned(),
+            );
+            if !checks.contains(&pair) {
+                problems.push(format!("{}: no such exercise check", exercise.display()));
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
