@@ -8,6 +8,8 @@
 pub mod framing;
 pub mod hello;
 pub mod http;
+pub mod output;
+pub mod server;
 pub mod tls;
 
 use std::fmt::Display;
