@@ -124,7 +124,10 @@ impl<L: Listener> Iterator for Connections<'_, L> {
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {} // paused, nobody waiting
                 Err(e) if concerns_one_connection(&e) => {}
                 Err(e) => {
-                    if self.last_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    if self
+                        .last_said
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
                         logln!("accept failed: {e}; pausing, trying again every 100 ms");
                         self.last_said = Some(Instant::now());
                     }
@@ -198,7 +201,10 @@ mod tests {
         let limit = ClientLimit::new(2);
         let a = limit.try_enter().expect("first place");
         let b = limit.try_enter().expect("second place");
-        assert!(limit.try_enter().is_none(), "a third client must be turned away");
+        assert!(
+            limit.try_enter().is_none(),
+            "a third client must be turned away"
+        );
         drop(a);
         assert_eq!(limit.live(), 1);
         let _c = limit.try_enter().expect("a freed place can be taken again");
