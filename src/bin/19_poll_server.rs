@@ -33,7 +33,7 @@ usage: 19_poll_server [ADDR] [--idle-timeout SECONDS] [--max-clients N]
 
   ADDR                    IP:PORT to listen on (default 127.0.0.1:9999; port 0 picks a free port)
   --idle-timeout SECONDS  close a client that sends nothing for this long (default 300)
-  --max-clients N         clients served at once; one more gets `Busy, try later.` (default 10000)
+  --max-clients N         clients served at once; one more gets `Busy, try later.` (default 15000)
 
 The first line printed is the address really bound: `Listening on IP:PORT`.
 Stop the server with Ctrl-C.
@@ -66,7 +66,7 @@ fn main() -> ExitCode {
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let idle: f64 = args.option("--idle-timeout").unwrap_or(300.0);
-    let max_clients: usize = args.option("--max-clients").unwrap_or(10_000);
+    let max_clients: usize = args.option("--max-clients").unwrap_or(15_000);
     if !(idle > 0.0 && idle.is_finite()) {
         args.usage_error("--idle-timeout must be a positive number of seconds");
     }
