@@ -9,11 +9,12 @@ use std::fs;
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
 use std::thread::{self, JoinHandle};
 
 use common::http::TempDir;
-use common::{Output, TIMEOUT, bin, run, run_command};
+use common::{Output, TIMEOUT, bin, run, run_command, text};
 
 /// A web server for exactly one request: it reads the request head, sends `response` in
 /// pieces of `piece` bytes, and closes. Returns its address and, at the end, the request.
@@ -32,12 +33,14 @@ fn one_shot(response: Vec<u8>, piece: usize) -> (String, JoinHandle<String>) {
     (addr, handle)
 }
 
-/// Reads a request head, up to and including its blank line.
+/// Reads a request head, up to and including its blank line. Like lenient real servers, it
+/// also takes a bare LF as a line end, so that a request with LF-only lines is answered and
+/// a check can say what is wrong with it instead of waiting for a blank line that never comes.
 fn read_request(stream: &mut TcpStream) -> String {
     stream.set_read_timeout(Some(TIMEOUT)).unwrap();
     let mut request = Vec::new();
     let mut byte = [0u8; 1];
-    while !request.ends_with(b"\r\n\r\n") {
+    while !request.ends_with(b"\n\r\n") && !request.ends_with(b"\n\n") {
         assert_eq!(stream.read(&mut byte).unwrap(), 1, "client closed early");
         request.push(byte[0]);
     }
@@ -363,60 +366,281 @@ fn bad_arguments_print_usage_and_status_2() {
     ] {
         let output = run("03_http_get", args);
         assert_eq!(output.code(), Some(2), "{args:?}: {output:?}");
-        assert!(output.stderr.contains("usage: 03_http_get URL [OUTFILE]"));
+        assert!(usage_line(&output.stderr), "{}", output.stderr);
     }
     let help = run("03_http_get", &["--help"]);
     assert_eq!(help.code(), Some(0));
-    assert!(help.stdout.starts_with("usage: 03_http_get URL [OUTFILE]"));
+    assert!(help.stdout.starts_with("usage: 03_http_get "));
+    assert!(usage_line(&help.stdout), "{}", help.stdout);
+}
+
+/// Whether `text` holds the usage line (options an exercise adds may stand before URL).
+fn usage_line(text: &str) -> bool {
+    text.lines()
+        .any(|l| l.starts_with("usage: 03_http_get ") && l.ends_with(" URL [OUTFILE]"))
 }
 
 // Exercises of chapter 03. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 03_http_get -- --ignored`.
 
+/// A web server for several requests, one per connection, named `name` in the log: it answers
+/// each request with `answer(path)` and sends `(name, request head)` to `log`. It stops after
+/// `max` connections, so a client that never stops following redirects is refused soon.
+fn routes(
+    name: &'static str,
+    listener: TcpListener,
+    max: usize,
+    log: mpsc::Sender<(&'static str, String)>,
+    answer: impl Fn(&str) -> Vec<u8> + Send + 'static,
+) {
+    thread::spawn(move || {
+        for _ in 0..max {
+            let Ok((mut stream, _)) = listener.accept() else {
+                return;
+            };
+            let request = read_request(&mut stream);
+            let path = request.split(' ').nth(1).unwrap_or_default().to_string();
+            let _ = log.send((name, request));
+            let _ = stream.write_all(&answer(&path));
+        }
+    });
+}
+
+fn redirect(status: &str, location: &str) -> Vec<u8> {
+    format!("HTTP/1.1 {status}\r\nLocation: {location}\r\nContent-Length: 0\r\n\r\n").into_bytes()
+}
+
+/// The request line and Host header of each request received, as `A GET /x (Host: h)`.
+fn received(log: &mpsc::Receiver<(&'static str, String)>) -> Vec<String> {
+    log.try_iter()
+        .map(|(name, request)| {
+            let line = request.lines().next().unwrap_or_default();
+            let target = line.strip_suffix(" HTTP/1.1").unwrap_or(line);
+            let host = request
+                .lines()
+                .find_map(|l| l.strip_prefix("Host: "))
+                .unwrap_or("none");
+            format!("{name} {target} (Host: {host})")
+        })
+        .collect()
+}
+
 #[test]
 #[ignore = "exercise: --follow follows redirects"]
 fn exercise_follow_redirects() {
     let dir = TempDir::new("get");
-    // One server, two connections: /old redirects to /new, which answers.
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = thread::spawn(move || {
-        let mut requests = Vec::new();
-        for response in [
-            &b"HTTP/1.1 302 Found\r\nLocation: /new\r\nContent-Length: 0\r\n\r\n"[..],
-            &b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nnew"[..],
-        ] {
-            let (mut stream, _) = listener.accept().unwrap();
-            requests.push(read_request(&mut stream));
-            stream.write_all(response).unwrap();
-        }
-        requests
+    // Two servers, A and B, and a chain of exactly five redirects, one of each 3xx code that
+    // redirects: to an absolute URL on B, to a path on B (the server that sent it, not the
+    // first one), back to A with a query, then two paths on A, then the page.
+    let (a, b) = (
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+        TcpListener::bind("127.0.0.1:0").unwrap(),
+    );
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let (log, requests) = mpsc::channel();
+    routes("A", a, 10, log.clone(), move |path| match path {
+        "/start" => redirect("301 Moved Permanently", &format!("http://{b_addr}/b1")),
+        "/a3?x=1" => redirect("307 Temporary Redirect", "/a4"),
+        "/a4" => redirect("308 Permanent Redirect", "/final"),
+        "/final" => ok_response("Content-Length: 8\r\n", b"the end\n"),
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
+    });
+    routes("B", b, 10, log, move |path| match path {
+        "/b1" => redirect("302 Found", "/b2"),
+        "/b2" => redirect("303 See Other", &format!("http://{a_addr}/a3?x=1")),
+        _ => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n".to_vec(),
     });
     let output = fetch(
         dir.path(),
-        &["--follow", &format!("http://{addr}/old"), "page.txt"],
+        &["--follow", &format!("http://{a_addr}/start"), "page.txt"],
     );
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let requests = server.join().unwrap();
+    let want = [
+        format!("A GET /start (Host: {a_addr})"),
+        format!("B GET /b1 (Host: {b_addr})"),
+        format!("B GET /b2 (Host: {b_addr})"),
+        format!("A GET /a3?x=1 (Host: {a_addr})"),
+        format!("A GET /a4 (Host: {a_addr})"),
+        format!("A GET /final (Host: {a_addr})"),
+    ];
+    let got = received(&requests);
     assert!(
-        requests[1].starts_with("GET /new HTTP/1.1\r\n"),
-        "{requests:?}"
+        got == want,
+        "five redirects (301 to http://B/b1, 302 to /b2, 303 to http://A/a3?x=1, 307 to /a4, \
+         308 to /final) must all be followed, each to the right server with its own Host \
+         header;\nexpected requests {want:#?}\ngot {got:#?}\nstdout: {}\nstderr: {}",
+        output.stdout,
+        output.stderr
     );
-    assert_eq!(fs::read(dir.path().join("page.txt")).unwrap(), b"new");
+    assert!(
+        output.code() == Some(0),
+        "exit status: expected 0, got {:?}; stderr: {}",
+        output.code(),
+        output.stderr
+    );
+    let statuses: Vec<&str> = output
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("HTTP/1.1 "))
+        .collect();
+    let want_statuses = [
+        "HTTP/1.1 301 Moved Permanently",
+        "HTTP/1.1 302 Found",
+        "HTTP/1.1 303 See Other",
+        "HTTP/1.1 307 Temporary Redirect",
+        "HTTP/1.1 308 Permanent Redirect",
+        "HTTP/1.1 200 OK",
+    ];
+    assert!(
+        statuses == want_statuses,
+        "the head of every response is printed: expected status lines {want_statuses:?}, got \
+         {statuses:?}"
+    );
+    assert!(
+        !output.stdout.contains("not followed"),
+        "with --follow, no \"not followed\" line: {}",
+        output.stdout
+    );
+    assert!(
+        output.stdout.ends_with("\nSaved 8 bytes to page.txt\n"),
+        "the last line: expected \"Saved 8 bytes to page.txt\", stdout was: {}",
+        output.stdout
+    );
+    let saved = fs::read(dir.path().join("page.txt")).unwrap_or_default();
+    common::expect_text("page.txt", &saved, "the end\n");
+
+    // A redirect to itself: the first request and five redirects followed, then give up.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (log, requests) = mpsc::channel();
+    routes("A", listener, 20, log, |_| redirect("302 Found", "/loop"));
+    let output = fetch(
+        dir.path(),
+        &["--follow", &format!("http://{addr}/loop"), "loop.txt"],
+    );
+    let count = received(&requests).len();
+    assert!(
+        count == 6,
+        "a redirect loop: expected 6 requests (the first, then 5 redirects followed), got \
+         {count}; stderr: {}",
+        output.stderr
+    );
+    assert!(
+        output.code() == Some(1) && output.stderr.starts_with("error: too many redirects"),
+        "after 5 redirects, a sixth: expected status 1 and stderr starting \
+         \"error: too many redirects\", got status {:?} and stderr {:?}",
+        output.code(),
+        output.stderr
+    );
+
+    // A redirect to https:// cannot be followed by this client: the same error as for an
+    // https:// URL on the command line.
+    let (addr, _server) = one_shot(
+        redirect("301 Moved Permanently", "https://127.0.0.1:1/x"),
+        100,
+    );
+    let output = fetch(
+        dir.path(),
+        &["--follow", &format!("http://{addr}/"), "tls.txt"],
+    );
+    let want = "error: https://127.0.0.1:1/x needs TLS, which this plain-TCP client does not \
+                speak; use 04_https_get\n";
+    assert!(
+        output.code() == Some(1),
+        "a redirect to https://: expected status 1, got {:?}; stderr: {}",
+        output.code(),
+        output.stderr
+    );
+    common::expect_text(
+        "a redirect to https://, stderr",
+        output.stderr.as_bytes(),
+        want,
+    );
+    assert!(
+        dir.names() == ["page.txt"],
+        "files saved: {:?}",
+        dir.names()
+    );
+}
+
+/// Runs 03_http_get in `dir` and returns its exit code and stdout as raw bytes (the harness's
+/// `run` reads output as text, which would hide bytes that are not UTF-8).
+fn fetch_bytes(dir: &Path, args: &[&str]) -> (Option<i32>, Vec<u8>, String) {
+    let mut child = Command::new(bin("03_http_get"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start 03_http_get");
+    let (mut out, mut err) = (child.stdout.take().unwrap(), child.stderr.take().unwrap());
+    let (sender, done) = mpsc::channel();
+    thread::spawn(move || {
+        let (mut stdout, mut stderr) = (Vec::new(), String::new());
+        let _ = out.read_to_end(&mut stdout);
+        let _ = err.read_to_string(&mut stderr);
+        let _ = sender.send((stdout, stderr));
+    });
+    let Ok((stdout, stderr)) = done.recv_timeout(TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("03_http_get did not finish within {TIMEOUT:?}");
+    };
+    let status = child.wait().expect("could not reap 03_http_get");
+    (status.code(), stdout, stderr)
+}
+
+/// Says where two byte strings first differ, in words.
+fn first_difference(got: &[u8], want: &[u8]) -> String {
+    let at = got.iter().zip(want).take_while(|(g, w)| g == w).count();
+    let byte = |b: Option<&u8>| b.map_or("nothing".to_string(), |b| format!("byte 0x{b:02x}"));
+    format!(
+        "{} bytes, expected {}; first difference at byte {at}: expected {}, got {}",
+        got.len(),
+        want.len(),
+        byte(want.get(at)),
+        byte(got.get(at))
+    )
 }
 
 #[test]
 #[ignore = "exercise: OUTFILE - prints the body"]
 fn exercise_body_to_stdout() {
     let dir = TempDir::new("get");
-    let (addr, _server) = one_shot(ok_response("Content-Length: 6\r\n", b"hello\n"), 100);
-    let output = fetch(dir.path(), &[&format!("http://{addr}/"), "-"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(
-        output.stdout, "HTTP/1.1 200 OK\nContent-Length: 6\n\nhello\n",
-        "the head, the blank line, then the body itself"
+    // Not text: bytes that are not UTF-8, a NUL, a CR LF and a blank line inside, no final
+    // newline. It must reach stdout byte for byte.
+    let body: &[u8] = b"\x89PNG\r\n\x1a\n\x00\xff\xfe caf\xc3\xa9 \xe9t\xe9\r\n\r\nend";
+    let headers = format!("Content-Length: {}\r\n", body.len());
+    let (addr, _server) = one_shot(ok_response(&headers, body), 7);
+    let (code, stdout, stderr) = fetch_bytes(dir.path(), &[&format!("http://{addr}/x.png"), "-"]);
+    assert!(
+        code == Some(0),
+        "exit status: expected 0, got {code:?}; stderr: {stderr}"
     );
-    assert!(dir.names().is_empty(), "no file is written for -");
+    let head = format!("HTTP/1.1 200 OK\nContent-Length: {}\n\n", body.len());
+    assert!(
+        stdout.starts_with(head.as_bytes()),
+        "stdout must start with the head and the blank line, {}, got {}",
+        text(head.as_bytes()),
+        text(&stdout[..stdout.len().min(head.len() + 10)])
+    );
+    let printed = &stdout[head.len()..];
+    assert!(
+        !printed.starts_with(body) || printed.len() == body.len(),
+        "after the body, stdout must end; it went on with {}",
+        text(&printed[body.len()..])
+    );
+    assert!(
+        printed == body,
+        "the body on stdout differs from the body sent (it must be written as raw bytes, not \
+         as text): {}",
+        first_difference(printed, body)
+    );
+    assert!(
+        dir.names().is_empty(),
+        "no file is written for -, found {:?}",
+        dir.names()
+    );
 }
 
 #[test]
@@ -429,15 +653,65 @@ fn exercise_extra_header() {
         &[
             "--header",
             "Accept-Language: zh-CN",
+            "--header",
+            "X-Trace: 1, 2",
             &format!("http://{addr}/"),
+            "page.txt",
         ],
     );
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let request = server.join().unwrap();
-    assert!(request.starts_with("GET / HTTP/1.1\r\n"), "{request:?}");
     assert!(
-        request.contains("\r\nAccept-Language: zh-CN\r\n"),
-        "{request:?}"
+        output.code() != Some(2),
+        "two --header options: expected status 0, got 2 (a usage error); stderr: {}",
+        output.stderr
     );
-    assert!(request.ends_with("\r\n\r\n"), "{request:?}");
+    // `read_request` stops at the first blank line: anything sent after it is not a header.
+    let request = server.join().unwrap();
+    let lines: Vec<&str> = request.split("\r\n").collect();
+    let at = |line: &str| lines.iter().position(|l| *l == line);
+    assert!(
+        lines[0] == "GET / HTTP/1.1",
+        "the request line comes first: {request:?}"
+    );
+    for usual in [
+        format!("Host: {addr}"),
+        "User-Agent: socket-workbook".to_string(),
+        "Connection: close".to_string(),
+    ] {
+        assert!(
+            at(&usual).is_some(),
+            "the usual header {usual:?} is missing from the request head {request:?}"
+        );
+    }
+    let (first, second) = (at("Accept-Language: zh-CN"), at("X-Trace: 1, 2"));
+    assert!(
+        first.is_some() && second.is_some(),
+        "the request head, up to the blank line, must hold both extra header lines, each \
+         ended by CR LF; it was {request:?}"
+    );
+    assert!(
+        first < second,
+        "the extra headers go in the order given: {request:?}"
+    );
+    assert!(
+        output.code() == Some(0),
+        "two --header options: expected status 0, got {:?}; stderr: {}",
+        output.code(),
+        output.stderr
+    );
+
+    // A header without a colon, or with a line break in it, is a usage error: status 2.
+    for bad in [
+        "Accept-Language zh-CN",
+        "X-A: 1\r\nX-Evil: 2",
+        "X-A: 1\nX-Evil: 2",
+    ] {
+        let output = fetch(dir.path(), &["--header", bad, "http://127.0.0.1:1/"]);
+        assert!(
+            output.code() == Some(2) && output.stderr.contains("usage: 03_http_get"),
+            "--header {bad:?} must be a usage error (status 2, the usage on stderr); got status \
+             {:?}, stderr {:?}",
+            output.code(),
+            output.stderr
+        );
+    }
 }

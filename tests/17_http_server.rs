@@ -612,47 +612,317 @@ fn the_pair_works_over_ipv6_loopback() {
 // Exercises of chapter 17. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 17_http_server -- --ignored`.
 
+/// Decodes `%XX` escapes (byte by byte, as UTF-8); `None` for a bad escape.
+fn decode_link(link: &str) -> Option<String> {
+    let bytes = link.as_bytes();
+    let mut decoded = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = std::str::from_utf8(bytes.get(i + 1..i + 3)?).ok()?;
+            decoded.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            decoded.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(decoded).ok()
+}
+
+/// The links of a listing page: each `href="..."` value, with `../` left out.
+fn links(page: &str) -> Vec<String> {
+    page.split("href=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap_or_default().to_string())
+        .filter(|link| link != "../")
+        .collect()
+}
+
+/// GETs the listing of `path` and checks it links exactly `entries` (names, with a `/` after
+/// a directory's), each link percent-encoded. Returns the page.
+fn expect_listing(addr: SocketAddr, path: &str, entries: &[&str]) -> String {
+    let reply = get(addr, path);
+    assert!(
+        reply.status_line == "HTTP/1.1 200 OK",
+        "GET {path} with --list-dirs: expected \"HTTP/1.1 200 OK\", got {:?}",
+        reply.status_line
+    );
+    let kind = reply.header("Content-Type").unwrap_or_default();
+    assert!(
+        kind == "text/html; charset=utf-8",
+        "GET {path}: expected Content-Type \"text/html; charset=utf-8\", got {kind:?}"
+    );
+    let length = reply.header("Content-Length").unwrap_or_default();
+    assert!(
+        length == reply.body.len().to_string(),
+        "GET {path}: Content-Length says {length:?}, but {} bytes came",
+        reply.body.len()
+    );
+    let page = String::from_utf8_lossy(&reply.body).into_owned();
+    let found = links(&page);
+    for link in &found {
+        let plain = link
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-._~%/".contains(&b));
+        assert!(
+            plain,
+            "GET {path}: the link href=\"{link}\" must be percent-encoded (%XX for every byte \
+             that is not a letter, a digit, or one of - . _ ~); page: {page}"
+        );
+    }
+    let mut got: Vec<String> = found
+        .iter()
+        .map(|l| decode_link(l).unwrap_or_else(|| format!("(bad escape) {l}")))
+        .collect();
+    got.sort();
+    let mut want: Vec<&str> = entries.to_vec();
+    want.sort();
+    assert!(
+        got == want,
+        "GET {path}: expected one link per entry, a directory's with a / after it, \
+         {want:?}; the links, decoded, were {got:?}; page: {page}"
+    );
+    page
+}
+
 #[test]
 #[ignore = "exercise: --list-dirs lists a directory that has no index.html"]
 fn exercise_directory_listing() {
     let site = Site::new();
-    let server = site.start(&["--list-dirs"]);
-    let reply = get(server.socket_addr(), "/");
-    assert_eq!(reply.status(), 200, "{reply:?}");
-    assert_eq!(
-        reply.header("Content-Type").as_deref(),
-        Some("text/html; charset=utf-8")
+    let www = site.outer.path().join("www");
+    // Names that need escaping in HTML and encoding in a link, one that is not ASCII, a
+    // directory to list below the root, and a link to a directory outside the served one.
+    site.outer.write("www/a&b <\"x>.txt", b"odd\n");
+    site.outer.write("www/笔记.md", b"notes\n");
+    site.outer.write("www/sub/inner.txt", b"inner\n");
+    fs::create_dir(www.join("links")).unwrap();
+    symlink(site.outer.path(), www.join("links/out")).unwrap();
+    let mut server = site.start(&["--list-dirs"]);
+    let addr = server.socket_addr();
+
+    let root_entries = [
+        "a&b <\"x>.txt",
+        "data.bin",
+        "docs/",
+        "empty/",
+        "hello.html",
+        "links/",
+        "notes.md",
+        "sub/",
+        "笔记.md",
+    ];
+    let page = expect_listing(addr, "/", &root_entries);
+    assert!(
+        page.contains("a&amp;b &lt;&quot;x&gt;.txt") && page.contains("笔记.md"),
+        "the names shown must be HTML-escaped (& < > \" as &amp; &lt; &gt; &quot;): expected \
+         \"a&amp;b &lt;&quot;x&gt;.txt\" in the page: {page}"
     );
-    let page = String::from_utf8(reply.body).unwrap();
-    for link in ["href=\"hello.html\"", "href=\"notes.md\"", "href=\"docs/\""] {
-        assert!(page.contains(link), "{link} missing from {page}");
+    assert!(
+        !page.contains("<\"x>"),
+        "a name in the page is not escaped: found <\"x> in {page}"
+    );
+    // The links work: they lead to the files.
+    for (link, body) in [
+        ("a%26b%20%3C%22x%3E.txt", "odd\n"),
+        ("%E7%AC%94%E8%AE%B0.md", "notes\n"),
+    ] {
+        let reply = get(addr, &format!("/{link}"));
+        common::expect_text(&format!("GET /{link}"), &reply.body, body);
     }
+    expect_listing(addr, "/sub/", &["inner.txt"]);
+    expect_listing(addr, "/empty/", &[]);
     // A directory with an index.html still gets the index.
-    assert_eq!(get(server.socket_addr(), "/docs/").body, b"<p>docs</p>\n");
+    let docs = get(addr, "/docs/");
+    common::expect_text(
+        "GET /docs/ (it has an index.html)",
+        &docs.body,
+        "<p>docs</p>\n",
+    );
+    // A directory outside the served one is not listed, even through a link inside.
+    let out = get(addr, "/links/out/");
+    assert!(
+        out.status() == 404,
+        "GET /links/out/ (a link to a directory outside the served one) must be 404, got {:?}: \
+         {}",
+        out.status_line,
+        String::from_utf8_lossy(&out.body)
+    );
+    // HEAD: the same headers, no body.
+    let full = get(addr, "/sub/");
+    let head = send_raw(addr, b"HEAD /sub/ HTTP/1.1\r\nHost: x\r\n\r\n");
+    assert!(
+        head.head == full.head && head.body.is_empty(),
+        "HEAD /sub/ must get the same head as GET and no body; GET head {:?}, HEAD head {:?}, \
+         HEAD body {}",
+        full.head,
+        head.head,
+        common::text(&head.body)
+    );
+    // The log line gives the status and the bytes sent.
+    let length = full.body.len();
+    get(addr, "/?last");
+    server.expect_line("\"GET /?last HTTP/1.1\"");
+    let want = format!("\"GET /sub/ HTTP/1.1\" 200 {length}");
+    assert!(
+        server.seen.iter().any(|l| l.contains(&want)),
+        "the access log must show {want:?}; it shows {:#?}",
+        server.seen
+    );
+
     // Without the option, directories are not listed.
     let plain = site.start(&[]);
-    assert_eq!(get(plain.socket_addr(), "/").status(), 404);
+    let reply = get(plain.socket_addr(), "/");
+    assert!(
+        reply.status() == 404,
+        "without --list-dirs, GET / must stay 404, got {:?}",
+        reply.status_line
+    );
+}
+
+/// What a Range request must get.
+enum Want<'a> {
+    /// 206 with this Content-Range and these bytes.
+    Part(&'a str, &'a [u8]),
+    /// 416 with `Content-Range: bytes */TOTAL`.
+    Unsatisfiable,
+    /// The Range header is ignored: 200 and the whole file.
+    Whole,
+    /// Not a valid range: ignored (200, the whole file) or refused (416); RFC 9110 allows both.
+    Invalid,
+}
+
+/// Sends `GET path` with the header line `range`, and checks the answer against `want`.
+/// `tag` goes into the query (which does not change the file) to tell the log lines apart.
+fn expect_range(addr: SocketAddr, path: &str, file: &[u8], range: &str, want: Want, tag: usize) {
+    let what = format!("GET {path} with {range:?}");
+    let mut stream = connect(addr);
+    let request = format!("GET {path}?case={tag} HTTP/1.1\r\nHost: x\r\n{range}\r\n\r\n");
+    stream.write_all(request.as_bytes()).unwrap();
+    let raw = read_to_end(&mut stream);
+    assert!(
+        raw.windows(4).any(|w| w == b"\r\n\r\n"),
+        "{what}: no complete answer; the server closed the connection after sending {} \
+         bytes: {}",
+        raw.len(),
+        common::text(&raw)
+    );
+    let reply = parse_reply(&raw);
+    // 416 for a range past the end; for an invalid one, 416 if the server chose to refuse it.
+    let refuse = match want {
+        Want::Unsatisfiable => true,
+        Want::Invalid => reply.status() == 416,
+        Want::Part(..) | Want::Whole => false,
+    };
+    let (status_line, content_range, body) = match want {
+        Want::Part(content_range, body) => (
+            "HTTP/1.1 206 Partial Content",
+            Some(content_range.to_string()),
+            body,
+        ),
+        _ if refuse => (
+            "HTTP/1.1 416 Range Not Satisfiable",
+            Some(format!("bytes */{}", file.len())),
+            &b"416 Range Not Satisfiable\n"[..],
+        ),
+        _ => ("HTTP/1.1 200 OK", None, file),
+    };
+    assert!(
+        reply.status_line == status_line,
+        "{what}: expected {status_line:?}, got {:?}",
+        reply.status_line
+    );
+    let show = |r: Option<String>| {
+        r.map_or("no Content-Range".into(), |r| {
+            format!("Content-Range {r:?}")
+        })
+    };
+    let got_range = reply.header("Content-Range");
+    assert!(
+        got_range == content_range,
+        "{what}: expected {}, got {}",
+        show(content_range),
+        show(got_range)
+    );
+    let length = reply.header("Content-Length").unwrap_or_default();
+    assert!(
+        length == body.len().to_string(),
+        "{what}: expected Content-Length {}, got {length:?} (and {} body bytes came)",
+        body.len(),
+        reply.body.len()
+    );
+    assert!(
+        reply.body == body,
+        "{what}: expected the body {}, got {}",
+        common::text(body),
+        common::text(&reply.body)
+    );
 }
 
 #[test]
 #[ignore = "exercise: Range requests answered with 206"]
 fn exercise_range_requests() {
     let site = Site::new();
-    let server = site.start(&[]);
-    let reply = send_raw(
-        server.socket_addr(),
-        b"GET /hello.html HTTP/1.1\r\nRange: bytes=4-8\r\n\r\n",
+    let mut server = site.start(&[]);
+    let addr = server.socket_addr();
+    let hello: &[u8] = b"<h1>Hello</h1>\n"; // 15 bytes
+    let cases = [
+        ("Range: bytes=4-8", Want::Part("bytes 4-8/15", b"Hello")),
+        ("Range: bytes=0-0", Want::Part("bytes 0-0/15", b"<")),
+        ("Range: bytes=14-14", Want::Part("bytes 14-14/15", b"\n")),
+        // The last byte asked for is past the end: send up to the end.
+        (
+            "Range: bytes=8-63",
+            Want::Part("bytes 8-14/15", b"o</h1>\n"),
+        ),
+        (
+            "Range: bytes=5-",
+            Want::Part("bytes 5-14/15", b"ello</h1>\n"),
+        ),
+        ("Range: bytes=-5", Want::Part("bytes 10-14/15", b"/h1>\n")),
+        ("Range: bytes=-100", Want::Part("bytes 0-14/15", hello)),
+        ("range: bytes=0-3", Want::Part("bytes 0-3/15", b"<h1>")),
+        ("Range: bytes=15-", Want::Unsatisfiable),
+        ("Range: bytes=20-30", Want::Unsatisfiable),
+        ("Range: bytes=-0", Want::Unsatisfiable),
+        ("Range: bytes=0-1,4-5", Want::Whole),
+        ("Range: items=0-3", Want::Whole),
+        ("Range: bytes=5-3", Want::Invalid),
+        ("Range: bytes=abc", Want::Invalid),
+        ("Range: bytes=", Want::Invalid),
+    ];
+    let count = cases.len();
+    for (tag, (range, want)) in cases.into_iter().enumerate() {
+        expect_range(addr, "/hello.html", hello, range, want, tag);
+    }
+    // Binary data, byte for byte.
+    let part = Want::Part("bytes 2-3/4", &[2, 255]);
+    expect_range(
+        addr,
+        "/data.bin",
+        &[0, 1, 2, 255],
+        "Range: bytes=2-3",
+        part,
+        count,
     );
-    assert_eq!(reply.status_line, "HTTP/1.1 206 Partial Content");
-    assert_eq!(
-        reply.header("Content-Range").as_deref(),
-        Some("bytes 4-8/15")
-    );
-    assert_eq!(reply.header("Content-Length").as_deref(), Some("5"));
-    assert_eq!(reply.body, b"Hello");
+    // The access log shows what was sent.
+    server.expect_line(&format!("?case={count} HTTP/1.1\""));
+    for want in [
+        "\"GET /hello.html?case=0 HTTP/1.1\" 206 5",
+        "\"GET /hello.html?case=8 HTTP/1.1\" 416 26",
+    ] {
+        assert!(
+            server.seen.iter().any(|l| l.contains(want)),
+            "the access log must show {want:?}; it shows {:#?}",
+            server.seen
+        );
+    }
     // Without a Range header, the whole file as before.
-    assert_eq!(
-        get(server.socket_addr(), "/hello.html").body,
-        b"<h1>Hello</h1>\n"
+    let reply = get(addr, "/hello.html");
+    assert!(
+        reply.status_line == "HTTP/1.1 200 OK" && reply.body == hello,
+        "without a Range header: expected 200 and the whole file, got {:?} and {}",
+        reply.status_line,
+        common::text(&reply.body)
     );
 }
