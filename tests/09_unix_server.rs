@@ -267,42 +267,159 @@ fn bad_arguments_print_usage_and_status_2() {
 // Exercises of chapter 09. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 09_unix_server -- --ignored`.
 
+/// Starts the server with `args`, which it must refuse before it listens: returns its exit
+/// status and what it printed on stderr. Fails if it prints a first line (it started) instead.
+fn expect_refused(args: &[&str], why: &str) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::Stdio;
+    use std::sync::mpsc;
+    let mut child = Command::new(common::bin("09_unix_server"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start the server binary");
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (send, first) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = send.send(line);
+    });
+    // An empty line means stdout closed: the server exited without printing anything.
+    let line = first.recv_timeout(common::TIMEOUT);
+    if line.as_ref().map_or(true, |l| !l.is_empty()) {
+        let _ = child.kill();
+        let _ = child.wait();
+        match line {
+            Ok(line) => panic!("{why}, but the server started: it printed {line:?}"),
+            Err(_) => panic!("{why}, but the server neither printed nor exited in time"),
+        }
+    }
+    let status = child.wait().expect("could not reap the server");
+    let mut stderr = String::new();
+    let _ = child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .read_to_string(&mut stderr);
+    (status.code(), stderr)
+}
+
 #[test]
 #[ignore = "exercise: --mode OCTAL sets the socket file's permissions"]
 fn exercise_mode() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("09-ex-mode");
-    let path = dir.join("hello.sock");
-    let server = Server::start("09_unix_server", &[&path, "--mode", "600"]);
-    assert_eq!(server.first_line, format!("Listening on {path}"));
-    let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
-    assert_eq!(mode, 0o600, "mode is {mode:o}");
-    assert_serves(&path);
+    // 600: only the owner may connect. 666: everyone may. Both differ from the default (777
+    // minus the umask), and read as decimal they would be other modes.
+    for (given, want) in [("600", 0o600), ("666", 0o666)] {
+        let path = dir.join(&format!("mode-{given}.sock"));
+        let server = Server::start("09_unix_server", &["--mode", given, &path]);
+        assert_eq!(
+            server.first_line,
+            format!("Listening on {path}"),
+            "with --mode {given}, the first line must still name the path"
+        );
+        let mode = std::fs::metadata(&path)
+            .unwrap_or_else(|e| panic!("with --mode {given}, no socket file at {path}: {e}"))
+            .permissions()
+            .mode()
+            & 0o7777;
+        assert!(
+            mode == want,
+            "with --mode {given}, the socket file's mode must be {want:o} by the time the \
+             server prints its first line, but it is {mode:o}"
+        );
+        assert_serves(&path); // the owner may still connect
+    }
+    // Not an octal number, or beyond 777: a usage error, before any socket file is made.
+    for bad in ["800", "1000", "rw"] {
+        let path = dir.join("refused.sock");
+        let why = format!("--mode {bad} must be refused as a usage error (exit status 2)");
+        let (code, stderr) = expect_refused(&["--mode", bad, &path], &why);
+        assert!(
+            code == Some(2) && stderr.starts_with("error: "),
+            "{why}; got exit status {code:?} and stderr {stderr:?}"
+        );
+        assert!(
+            !Path::new(&path).exists(),
+            "--mode {bad} must be refused before bind, but the server left a socket file behind"
+        );
+    }
 }
 
 #[test]
 #[cfg(target_os = "linux")]
 #[ignore = "exercise: --abstract NAME listens on a Linux abstract name, with no file"]
 fn exercise_abstract_name() {
+    use common::expect_text;
     use std::os::linux::net::SocketAddrExt;
     use std::os::unix::net::SocketAddr;
     let dir = TempDir::new("09-ex-abstract");
     let name = format!("socket-workbook-test-{}", std::process::id());
     // Run it in an empty directory, to see that it creates no file there.
-    let mut server = Server::start_command(
-        Command::new(common::bin("09_unix_server"))
-            .args(["--abstract", &name])
-            .current_dir(dir.path()),
+    let start = || {
+        Server::start_command(
+            Command::new(common::bin("09_unix_server"))
+                .args(["--abstract", &name])
+                .current_dir(dir.path()),
+        )
+    };
+    let server = start();
+    assert_eq!(
+        server.first_line,
+        format!("Listening on @{name}"),
+        "the first line must name the abstract name with an @ in front"
     );
-    assert_eq!(server.first_line, format!("Listening on @{name}"));
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
-    let mut client = UnixStream::connect_addr(&addr).unwrap();
+    let mut client = UnixStream::connect_addr(&addr).unwrap_or_else(|e| {
+        panic!(
+            "could not connect to the abstract name {name:?} (from_abstract_name adds the \
+             leading zero byte itself; the name has no @ or zero byte of its own): {e}"
+        )
+    });
     client.set_read_timeout(Some(common::TIMEOUT)).unwrap();
-    assert_eq!(read_once_unix(&mut client), b"Welcome!");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
-    // Ctrl-C must still wake the server: its wake-up connects to the abstract name too.
+    expect_text("the welcome", &read_once_unix(&mut client), "Welcome!");
+    expect_text(
+        "the reply to Grace",
+        &ask(&mut client, b"Grace"),
+        "Hello, Grace!",
+    );
+    let files: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        files.is_empty(),
+        "an abstract name has no file, but the server created {files:?} in its directory"
+    );
     drop(client);
+    // Killed, so without cleaning up: nothing stale is left to stand in the way of the next.
+    drop(server);
+    let mut server = start();
+    assert_eq!(
+        server.first_line,
+        format!("Listening on @{name}"),
+        "a second server on the same name, after the first was killed, must start"
+    );
+    // Ctrl-C must still wake the server: its wake-up connects to the abstract name too.
     server.interrupt();
-    let (status, _) = server.wait_exit();
-    assert!(status.success(), "{status:?}");
+    let (status, lines) = server.wait_exit();
+    let want = "Ctrl-C received: stopped accepting connections. Bye.";
+    assert!(
+        status.success() && lines.last().map(String::as_str) == Some(want),
+        "after Ctrl-C the server must exit with status 0 and the last line {want:?}; \
+         got {status} and the lines {lines:?}"
+    );
+    // At most 107 bytes fit after the zero byte: a longer name is an error, not a panic.
+    let long = "n".repeat(108);
+    let why = "--abstract with a name of 108 bytes must fail with exit status 1";
+    let (code, stderr) = expect_refused(&["--abstract", &long], why);
+    assert!(
+        code == Some(1) && stderr.starts_with("error: ") && stderr.lines().count() == 1,
+        "{why} and one line on stderr starting with \"error: \"; got exit status {code:?} \
+         and stderr {stderr:?}"
+    );
 }

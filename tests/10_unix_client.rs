@@ -5,11 +5,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::net::UnixListener;
-use std::process::{Command, Stdio};
-use std::sync::mpsc::{self, Receiver};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::thread;
+use std::time::{Duration, Instant};
 
 use common::unix::{TempDir, run_unprivileged};
 use common::{TIMEOUT, run};
@@ -173,31 +174,218 @@ fn a_server_that_hangs_up_early_is_reported() {
 // Exercises of chapter 10. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 10_unix_client -- --ignored`.
 
+/// A client running in the background: its stderr arrives line by line as it is printed.
+struct Background {
+    child: Child,
+    started: Instant,
+    stderr: Receiver<String>,
+    stdout: Receiver<String>,
+}
+
+/// What a background client did: exit status, output, run time and CPU time.
+struct Finished {
+    code: Option<i32>,
+    stdout: String,
+    stderr: String,
+    elapsed: Duration,
+    /// User plus system CPU time, in clock ticks (hundredths of a second on Linux).
+    cpu_ticks: Option<u64>,
+}
+
+impl Background {
+    fn start(args: &[&str]) -> Background {
+        let started = Instant::now();
+        let mut child = Command::new(common::bin("10_unix_client"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("could not start 10_unix_client");
+        let mut out = child.stdout.take().expect("stdout is piped");
+        let err = child.stderr.take().expect("stderr is piped");
+        let (send_out, stdout) = mpsc::channel();
+        thread::spawn(move || {
+            let mut text = String::new();
+            let _ = out.read_to_string(&mut text);
+            let _ = send_out.send(text);
+        });
+        let (send_err, stderr) = mpsc::channel();
+        thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { return };
+                if send_err.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Background {
+            child,
+            started,
+            stderr,
+            stdout,
+        }
+    }
+
+    /// The next line on stderr, or None if the client closed stderr (exited) without one.
+    fn stderr_line(&self) -> Option<String> {
+        match self.stderr.recv_timeout(TIMEOUT) {
+            Ok(line) => Some(line),
+            Err(RecvTimeoutError::Disconnected) => None,
+            Err(RecvTimeoutError::Timeout) => {
+                panic!("the client printed nothing within {TIMEOUT:?}")
+            }
+        }
+    }
+
+    /// Waits until the client exits, at most `within` from now; `late` says what it means if
+    /// the client is still running then.
+    fn finish(mut self, within: Duration, late: &str) -> Finished {
+        let stdout = self
+            .stdout
+            .recv_timeout(within)
+            .unwrap_or_else(|_| panic!("{late}: the client was still running after {within:?}"));
+        let elapsed = self.started.elapsed();
+        let mut stderr = String::new();
+        while let Ok(line) = self.stderr.recv_timeout(TIMEOUT) {
+            stderr.push_str(&line);
+            stderr.push('\n');
+        }
+        // Its output is closed, so it has exited; until reaped, /proc still has its CPU time.
+        let cpu_ticks = cpu_ticks(self.child.id());
+        let status = self.child.wait().expect("could not reap the client");
+        Finished {
+            code: status.code(),
+            stdout,
+            stderr,
+            elapsed,
+            cpu_ticks,
+        }
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// User plus system CPU time of process `pid` so far, from /proc/PID/stat (Linux).
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name in parentheses: state is field 3, utime 14, stime 15.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}
+
+/// The client must say it waits, on stderr, before the test lets the server appear.
+fn expect_waiting(client: &Background, path: &str, situation: &str) {
+    let want = format!("Waiting for {path}...");
+    match client.stderr_line() {
+        Some(line) if line == want => {}
+        Some(line) => panic!(
+            "with --wait and {situation}, the client must print {want:?} on stderr and try \
+             again; its first line on stderr was {line:?}"
+        ),
+        None => panic!(
+            "with --wait and {situation}, the client must print {want:?} on stderr and try \
+             again; it exited without a word"
+        ),
+    }
+}
+
+/// Lets a hello server appear at `path` and checks that the waiting client gets through.
+fn serve_the_waiting_client(client: Background, path: &str, situation: &str) {
+    let server = serve_one(UnixListener::bind(path).unwrap(), true);
+    let done = client.finish(
+        Duration::from_secs(3),
+        &format!("with --wait 10 and {situation}, the server appeared and the client must connect within 50 ms or so"),
+    );
+    assert!(
+        done.code == Some(0) && done.stdout == "Welcome!\nHello, Ada!\n",
+        "with --wait and {situation}, once the server appeared the client must talk to it and \
+         exit with status 0; got exit status {:?}, stdout {:?}, stderr {:?}",
+        done.code,
+        done.stdout,
+        done.stderr
+    );
+    assert_eq!(received(server), ["Ada", "exit"]);
+}
+
 #[test]
 #[ignore = "exercise: --wait SECONDS retries until the server's socket appears"]
 fn exercise_wait_for_the_server() {
     let dir = TempDir::new("10-ex-wait");
     let path = dir.join("hello.sock");
-    // Start the client first: the socket file does not exist yet.
-    let client = Command::new(common::bin("10_unix_client"))
-        .args([path.as_str(), "--wait", "5", "Ada"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (done, finished) = mpsc::channel();
-    thread::spawn(move || {
-        let _ = done.send(client.wait_with_output());
-    });
-    let server = serve_one(UnixListener::bind(&path).unwrap(), true);
-    let output = finished.recv_timeout(TIMEOUT).unwrap().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
-        "Welcome!\nHello, Ada!\n"
+
+    // 1. No socket file yet: the client waits, and connects once the server is there.
+    let client = Background::start(&["--wait", "10", &path, "Ada"]);
+    expect_waiting(&client, &path, "no socket file yet");
+    serve_the_waiting_client(client, &path, "no socket file yet");
+    std::fs::remove_file(&path).unwrap();
+
+    // 2. A stale socket file, which refuses: the same, once a server takes its place.
+    drop(UnixListener::bind(&path).unwrap());
+    let client = Background::start(&["--wait", "10", &path, "Ada"]);
+    expect_waiting(&client, &path, "a stale socket file that refuses");
+    std::fs::remove_file(&path).unwrap();
+    serve_the_waiting_client(client, &path, "a stale socket file that refuses");
+
+    // 3. An error that waiting cannot cure fails at once, with the usual message.
+    let long = format!("/tmp/{}", "x".repeat(103)); // 108 bytes: one too many
+    let client = Background::start(&["--wait", "10", &long, "Ada"]);
+    let done = client.finish(
+        Duration::from_secs(3),
+        "with --wait 10, a path too long (an error that waiting cannot cure) must fail at once",
     );
-    assert_eq!(received(server), ["Ada", "exit"]);
+    let usual = format!(
+        "error: could not connect to {long}: path must be shorter than SUN_LEN; \
+         a Unix socket path must be shorter than 108 bytes\n"
+    );
+    assert!(
+        done.code == Some(1) && done.stderr.ends_with(&usual),
+        "with --wait, a path too long must fail at once with exit status 1 and the usual \
+         error {usual:?}; got exit status {:?} and stderr {:?}",
+        done.code,
+        done.stderr
+    );
+
+    // 4. No server ever: give up after SECONDS, with the usual error, without using the CPU.
+    let never = dir.join("never.sock");
+    let client = Background::start(&["--wait", "1", &never, "Ada"]);
+    let done = client.finish(
+        Duration::from_secs(4),
+        "with --wait 1 and no server, the client must give up after 1 s",
+    );
+    assert!(
+        done.elapsed >= Duration::from_millis(900),
+        "with --wait 1 and no server, the client must keep trying for 1 s, but it gave up \
+         after {:?}",
+        done.elapsed
+    );
+    let want = format!(
+        "Waiting for {never}...\nerror: could not connect to {never}: No such file or \
+         directory (os error 2); is 09_unix_server running with this path?\n"
+    );
+    assert!(
+        done.code == Some(1) && done.stderr == want,
+        "with --wait 1 and no server, the client must print {want:?} on stderr and exit with \
+         status 1; got exit status {:?} and stderr {:?}",
+        done.code,
+        done.stderr
+    );
+    // Trying every 50 ms costs next to nothing (0 ticks measured); trying without a pause keeps
+    // a core busy (30 to 100 ticks measured, less on a loaded machine, where it shares a core).
+    if let Some(ticks) = done.cpu_ticks {
+        assert!(
+            ticks < 10,
+            "with --wait 1 and no server, the client used {} s of CPU time in {:?} of \
+             waiting: it must pause (50 ms) between attempts",
+            ticks as f64 / 100.0,
+            done.elapsed
+        );
+    }
 }
 
 #[test]
@@ -210,7 +398,42 @@ fn exercise_abstract_name() {
     let addr = SocketAddr::from_abstract_name(name.as_bytes()).unwrap();
     let server = serve_one(UnixListener::bind_addr(&addr).unwrap(), true);
     let output = run("10_unix_client", &["--abstract", &name, "Ada"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Welcome!\nHello, Ada!\n");
+    assert!(
+        output.code() == Some(0) && output.stdout == "Welcome!\nHello, Ada!\n",
+        "with --abstract {name}, the client must talk to the server on the abstract name \
+         {name:?} (from_abstract_name adds the zero byte itself) and exit with status 0; got \
+         exit status {:?}, stdout {:?}, stderr {:?}",
+        output.code(),
+        output.stdout,
+        output.stderr
+    );
     assert_eq!(received(server), ["Ada", "exit"]);
+
+    // Nobody listens on that name: there is no file to blame, so the hint says what to start.
+    let nobody = format!("socket-workbook-10-nobody-{}", std::process::id());
+    let output = run("10_unix_client", &["--abstract", &nobody]);
+    let want = format!(
+        "error: could not connect to @{nobody}: Connection refused (os error 111); \
+         is 09_unix_server running with --abstract {nobody}?\n"
+    );
+    assert!(
+        output.code() == Some(1) && output.stderr == want,
+        "with --abstract and no server on that name, the client must exit with status 1 and \
+         print {want:?}; got exit status {:?} and stderr {:?}",
+        output.code(),
+        output.stderr
+    );
+
+    // At most 107 bytes fit after the zero byte: a longer name is an error, not a panic.
+    let long = "n".repeat(108);
+    let output = run("10_unix_client", &["--abstract", &long]);
+    assert!(
+        output.code() == Some(1)
+            && output.stderr.starts_with("error: ")
+            && output.stderr.lines().count() == 1,
+        "--abstract with a name of 108 bytes must fail with exit status 1 and one line on \
+         stderr starting with \"error: \"; got exit status {:?} and stderr {:?}",
+        output.code(),
+        output.stderr
+    );
 }

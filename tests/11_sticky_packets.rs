@@ -84,44 +84,118 @@ fn arguments_are_refused_and_help_works() {
 // Exercises of chapter 11. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 11_sticky_packets -- --ignored`.
 
+/// The lines of the section whose heading starts with `heading`, after the heading, up to the
+/// next empty line or `Part` heading. None if there is no such heading.
+fn section<'a>(stdout: &'a str, heading: &str) -> Option<Vec<&'a str>> {
+    let mut lines = stdout.lines().skip_while(|l| !l.starts_with(heading));
+    lines.next()?;
+    Some(
+        lines
+            .take_while(|l| !l.is_empty() && !l.starts_with("Part "))
+            .collect(),
+    )
+}
+
+/// What part 1 prints after its heading, for these words.
+fn part1_for(words: &[&str]) -> Vec<String> {
+    let mut want: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("sender:   write {}: {w:?}", i + 1))
+        .collect();
+    want.push("sender:   closed the connection".into());
+    want.push(format!("receiver: read 1: {:?}", words.concat()));
+    want.push("receiver: read 2: end of stream".into());
+    want.push(format!(
+        "{} writes, 1 read: TCP kept the bytes but not the boundaries between them.",
+        words.len()
+    ));
+    want
+}
+
 #[test]
 #[ignore = "exercise: the words of part 1 come from the command line"]
 fn exercise_words_from_the_command_line() {
-    let output = run("11_sticky_packets", &["one", "two", "three"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let lines: Vec<&str> = output.stdout.lines().collect();
-    assert!(
-        lines.contains(&"sender:   write 3: \"three\""),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        lines.contains(&"receiver: read 1: \"onetwothree\""),
-        "{}",
-        output.stdout
-    );
-    assert!(
-        lines
-            .contains(&"3 writes, 1 read: TCP kept the bytes but not the boundaries between them.")
-    );
+    // Each argument is one word and one write, even one with a space or a letter beyond ASCII.
+    for words in [&["one", "two", "three"][..], &["big cat", "Zoë"][..]] {
+        let output = run("11_sticky_packets", words);
+        assert!(
+            output.code() == Some(0),
+            "with the words {words:?}, the program must run and exit with status 0; got exit \
+             status {:?} and stderr {:?}",
+            output.code(),
+            output.stderr
+        );
+        let got = section(&output.stdout, "Part 1")
+            .unwrap_or_else(|| panic!("no \"Part 1\" section in:\n{}", output.stdout));
+        let want = part1_for(words);
+        assert!(
+            got == want,
+            "with the words {words:?}, part 1 must be (after its heading):\n{}\n\ngot:\n{}",
+            want.join("\n"),
+            got.join("\n")
+        );
+    }
     // Without words, the default four stay.
     let plain = run("11_sticky_packets", &[]);
-    check_run(&plain.stdout);
+    assert!(
+        plain.code() == Some(0) && plain.stdout.starts_with(FIXED),
+        "without words, part 1 must still write hello, how, are and you, and parts 1 and 2 \
+         must print as before; got exit status {:?} and:\n{}{}",
+        plain.code(),
+        plain.stdout,
+        plain.stderr
+    );
 }
 
 #[test]
 #[ignore = "exercise: --udp repeats part 1 with UDP datagrams, which keep their boundaries"]
 fn exercise_udp_keeps_the_boundaries() {
     let output = run("11_sticky_packets", &["--udp"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let udp = output
-        .stdout
-        .split("Part 1 over UDP")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no \"Part 1 over UDP\" section:\n{}", output.stdout));
-    for (i, word) in ["hello", "how", "are", "you"].iter().enumerate() {
-        let line = format!("receiver: read {}: {word:?}", i + 1);
-        assert!(udp.contains(&line), "missing {line:?} in:\n{udp}");
-    }
-    assert!(udp.contains("4 writes, 4 reads"), "{udp}");
+    assert!(
+        output.code() == Some(0),
+        "with --udp, the program must run and exit with status 0; got exit status {:?} and \
+         stderr {:?}",
+        output.code(),
+        output.stderr
+    );
+    let udp = section(&output.stdout, "Part 1 over UDP").unwrap_or_else(|| {
+        panic!(
+            "with --udp, there must be a section whose heading starts with \"Part 1 over \
+             UDP\"; got:\n{}",
+            output.stdout
+        )
+    });
+    // Every send before the first receive, one receive per datagram, each word whole and
+    // alone, and no `end of stream`: UDP has no stream to end.
+    let words = ["hello", "how", "are", "you"];
+    let mut want: Vec<String> = words
+        .iter()
+        .enumerate()
+        .map(|(i, w)| format!("sender:   write {}: {w:?}", i + 1))
+        .collect();
+    want.extend(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| format!("receiver: read {}: {w:?}", i + 1)),
+    );
+    let got: Vec<&str> = udp
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("sender:   write") || l.starts_with("receiver: read"))
+        .collect();
+    assert!(
+        got == want,
+        "in the \"Part 1 over UDP\" section, the writes and reads must be, in this order:\n{}\
+         \n\ngot:\n{}",
+        want.join("\n"),
+        got.join("\n")
+    );
+    assert!(
+        udp.iter().any(|l| l.starts_with("4 writes, 4 reads")),
+        "the \"Part 1 over UDP\" section must have a line starting with \"4 writes, 4 \
+         reads\"; got:\n{}",
+        udp.join("\n")
+    );
 }
