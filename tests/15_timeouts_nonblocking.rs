@@ -6,11 +6,14 @@ mod common;
 #[path = "common/toolbox.rs"]
 mod toolbox;
 
-use std::io::{ErrorKind, Read};
+use std::io::{BufRead, BufReader, ErrorKind, Read};
 use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::thread;
 use std::time::{Duration, Instant};
 
-use common::run;
+use common::{Output, TIMEOUT, bin, run};
 use toolbox::{line, run_ok};
 
 /// The number of milliseconds in `... after N ms ...`.
@@ -126,31 +129,214 @@ fn the_whole_run_is_quick() {
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
+/// One run of the listing, with each stdout line and the time it arrived, measured from
+/// outside the program (from the start of the run).
+struct TimedRun {
+    lines: Vec<(Duration, String)>,
+    status: ExitStatus,
+    stderr: String,
+}
+
+/// Kills and reaps the child when dropped, so a failing check leaves no process behind.
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Runs the listing with `args` to the end (within `TIMEOUT`), noting when each line arrives.
+fn timed_run(args: &[&str]) -> TimedRun {
+    let mut child = Command::new(bin("15_timeouts_nonblocking"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start 15_timeouts_nonblocking");
+    let started = Instant::now();
+    let out = child.stdout.take().expect("stdout is piped");
+    let mut err = child.stderr.take().expect("stderr is piped");
+    let mut child = KillOnDrop(child);
+    let (sender, arrivals) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if sender.send((started.elapsed(), line)).is_err() {
+                return;
+            }
+        }
+    });
+    let stderr = thread::spawn(move || {
+        let mut text = String::new();
+        let _ = err.read_to_string(&mut text);
+        text
+    });
+    let deadline = started + TIMEOUT;
+    let mut lines = Vec::new();
+    loop {
+        match arrivals.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => lines.push(line),
+            Err(RecvTimeoutError::Disconnected) => break,
+            Err(RecvTimeoutError::Timeout) => panic!(
+                "{} the program did not finish within {TIMEOUT:?}; it printed {:#?}",
+                if args.is_empty() {
+                    "without options".to_string()
+                } else {
+                    format!("with {}", args.join(" "))
+                },
+                lines.iter().map(|(_, l)| l).collect::<Vec<_>>()
+            ),
+        }
+    }
+    let status = child.0.wait().expect("could not reap the program");
+    let stderr = stderr.join().unwrap_or_default();
+    TimedRun {
+        lines,
+        status,
+        stderr,
+    }
+}
+
+/// Runs the listing with `--timeout-ms MS` and returns how long its read really waited: from
+/// the arrival of the line `read timeout: MS ms` to that of `read gave up after ...`.
+fn real_read_wait(ms: u64) -> Duration {
+    let run = timed_run(&["--timeout-ms", &ms.to_string()]);
+    let printed: Vec<&str> = run.lines.iter().map(|(_, l)| l.as_str()).collect();
+    assert!(
+        run.status.success(),
+        "with --timeout-ms {ms} the program failed ({}); stderr: {:?}",
+        run.status,
+        run.stderr
+    );
+    let want = format!("read timeout: {ms} ms");
+    let Some(announced) = run.lines.iter().position(|(_, l)| *l == want) else {
+        panic!("with --timeout-ms {ms}: expected a line {want:?}, got {printed:#?}");
+    };
+    let Some(gave_up) = run.lines[announced..]
+        .iter()
+        .position(|(_, l)| l.starts_with("read gave up after "))
+    else {
+        panic!(
+            "with --timeout-ms {ms}: expected a line \"read gave up after ...\" after {want:?}, got {printed:#?}"
+        );
+    };
+    run.lines[announced + gave_up].0 - run.lines[announced].0
+}
+
 #[test]
 #[ignore = "exercise: add --timeout-ms N to choose the read timeout"]
 fn exercise_timeout_option() {
-    let output = run("15_timeouts_nonblocking", &["--timeout-ms", "50"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(line(&output, "read timeout: "), "read timeout: 50 ms");
-    let ms = millis(line(&output, "read gave up after "));
-    assert!((25..5000).contains(&ms), "{output:#?}");
+    // Without the option, the read timeout stays 200 ms, and the new line says so.
+    let output = timed_run(&[]);
+    assert!(
+        output.status.success(),
+        "without --timeout-ms the program failed ({}); stderr: {:?}",
+        output.status,
+        output.stderr
+    );
+    let default = output
+        .lines
+        .iter()
+        .map(|(_, l)| l.as_str())
+        .find(|l| l.starts_with("read timeout: "));
+    assert!(
+        default == Some("read timeout: 200 ms"),
+        "without --timeout-ms: expected the line \"read timeout: 200 ms\", got {default:?}"
+    );
+    // The printed number must be the real behaviour. Two timeouts far apart, timed from
+    // outside: the short one must be over long before the long one could be, and the long one
+    // must really wait. Only the long one has a lower bound, and the short one a generous upper
+    // bound, so a busy machine (which only makes waits longer) cannot fail a real solution.
+    let short = real_read_wait(100);
+    assert!(
+        short < Duration::from_millis(1000),
+        "with --timeout-ms 100 the read waited {short:?} (timed from outside, from the line \
+         \"read timeout: 100 ms\" to \"read gave up after ...\"); a 100 ms timeout gives up \
+         long before 1 s"
+    );
+    let long = real_read_wait(1500);
+    assert!(
+        long >= Duration::from_millis(1200),
+        "with --timeout-ms 1500 the read gave up after only {long:?} (timed from outside, from \
+         the line \"read timeout: 1500 ms\" to \"read gave up after ...\"); the read itself must \
+         wait 1500 ms, not just print the number"
+    );
 }
 
 #[test]
 #[ignore = "exercise: add --port P to try connect_ex on 127.0.0.1:P"]
 fn exercise_check_port() {
+    // The lines that report a connect_ex result, from the listing and from the exercise.
+    fn results(output: &Output) -> Vec<&str> {
+        output
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("connect_ex(127.0.0.1:"))
+            .collect()
+    }
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port().to_string();
+    let mine = format!("connect_ex(127.0.0.1:{port})");
+
+    // An open port: the test listens on it.
     let output = run("15_timeouts_nonblocking", &["--port", &port]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(
-        line(&output, &format!("connect_ex(127.0.0.1:{port})")),
-        format!("connect_ex(127.0.0.1:{port}) = 0 (success)")
+    assert!(
+        output.status.success(),
+        "with --port {port} (a port the test listens on) the program failed ({}); stderr: {:?}",
+        output.status,
+        output.stderr
     );
+    let found = results(&output);
+    let want = format!("{mine} = 0 (success)");
+    let got = found.iter().find(|l| l.starts_with(&mine));
+    assert!(
+        got == Some(&want.as_str()),
+        "with --port {port} (a port the test listens on): expected the line {want:?}, got \
+         {got:?}; all connect_ex lines: {found:#?}"
+    );
+    assert!(
+        found.len() == 3,
+        "with --port {port}: expected 3 connect_ex lines (the listing's two, and one for port \
+         {port}), got {}: {found:#?}",
+        found.len()
+    );
+
+    // The same port, closed: refused. That is a result to print, not a failure.
     drop(listener);
     let output = run("15_timeouts_nonblocking", &["--port", &port]);
-    assert_eq!(
-        line(&output, &format!("connect_ex(127.0.0.1:{port})")),
-        format!("connect_ex(127.0.0.1:{port}) = 111 (ECONNREFUSED)")
+    assert!(
+        output.status.success(),
+        "with --port {port} (a closed port) the program must still exit with status 0 (a \
+         refused port is a result to print, not an error), got {}; stderr: {:?}",
+        output.status,
+        output.stderr
+    );
+    let found = results(&output);
+    let want = format!("{mine} = 111 (ECONNREFUSED)");
+    let got = found.iter().find(|l| l.starts_with(&mine));
+    assert!(
+        got == Some(&want.as_str()),
+        "with --port {port} (a closed port): expected the line {want:?}, got {got:?}; all \
+         connect_ex lines: {found:#?}"
+    );
+
+    // Without --port, nothing changes: only the listing's two lines.
+    let output = run("15_timeouts_nonblocking", &[]);
+    let found = results(&output);
+    assert!(
+        found.len() == 2,
+        "without --port: expected only the listing's 2 connect_ex lines, got {}: {found:#?}",
+        found.len()
+    );
+
+    // A port that does not exist is refused as bad input.
+    let output = run("15_timeouts_nonblocking", &["--port", "65536"]);
+    assert!(
+        !output.status.success(),
+        "with --port 65536 (no such port: ports go up to 65535) the program must fail with an \
+         error, but it exited with status 0 and printed {:#?}",
+        results(&output)
     );
 }

@@ -9,7 +9,7 @@ mod toolbox;
 use std::io::{Read, Write};
 use std::net::{Shutdown, TcpListener};
 
-use common::{TIMEOUT, connect, run};
+use common::{Output, TIMEOUT, connect, run};
 use toolbox::{line, run_ok};
 
 #[test]
@@ -103,43 +103,101 @@ fn write_sends_part_and_write_all_sends_everything() {
     );
 }
 
+/// Runs the listing with `args` and fails, in words, unless it exits with status 0.
+fn run_with(args: &[&str], how: &str) -> Output {
+    let output = run("16_half_close", args);
+    assert!(
+        output.status.success(),
+        "{how} the program failed ({}); stderr: {:?}",
+        output.status,
+        output.stderr
+    );
+    output
+}
+
+/// Fails unless the first stdout line that starts with `prefix` is exactly `want`.
+#[track_caller]
+fn expect_line(output: &Output, how: &str, prefix: &str, want: &str) {
+    let got = output.stdout.lines().find(|l| l.starts_with(prefix));
+    assert!(
+        got == Some(want),
+        "{how}: expected the line {want:?}, got {got:?}"
+    );
+}
+
 #[test]
 #[ignore = "exercise: add --message TEXT, sent instead of the two built-in lines"]
 fn exercise_message_option() {
-    let output = run("16_half_close", &["--message", "abc"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(
-        line(&output, "peer: read "),
-        "peer: read 3 bytes, then end of stream"
-    );
-    assert_eq!(
-        line(&output, "client: got "),
-        "client: got \"1 lines, 3 bytes\""
-    );
+    let cases: [(&[&str], &str, usize, usize); 3] = [
+        (&["--message", "abc"], "with --message abc", 1, 3),
+        // Two lines, and letters of two bytes each in UTF-8: the peer counts bytes.
+        (
+            &["--message", "héllo\nwörld"],
+            "with --message \"héllo\\nwörld\" (two lines, 13 bytes)",
+            2,
+            13,
+        ),
+        // Without the option, the two built-in lines as before.
+        (&[], "without --message", 2, 23),
+    ];
+    for (args, how, lines, bytes) in cases {
+        let output = run_with(args, how);
+        expect_line(
+            &output,
+            how,
+            "peer: read ",
+            &format!("peer: read {bytes} bytes, then end of stream"),
+        );
+        let replies: Vec<&str> = output
+            .stdout
+            .lines()
+            .filter(|l| l.starts_with("client: got "))
+            .collect();
+        let want = [
+            format!("client: got \"{lines} lines, {bytes} bytes\""),
+            "client: got \"bye\"".to_string(),
+        ];
+        assert!(
+            replies == want,
+            "{how}: expected the client to get {want:#?}, got {replies:#?}"
+        );
+    }
 }
 
 #[test]
 #[ignore = "exercise: add --manual, a write_all of your own made of write calls"]
 fn exercise_my_write_all() {
-    let output = run("16_half_close", &["--manual"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let mine = line(&output, "my_write_all(1 MiB): ");
-    let words: Vec<&str> = mine.split_whitespace().collect();
-    // my_write_all(1 MiB): the peer received 1048576 bytes after N calls to write
-    assert_eq!(
-        words[..7],
-        [
-            "my_write_all(1",
-            "MiB):",
-            "the",
-            "peer",
-            "received",
-            "1048576",
-            "bytes"
-        ],
-        "{mine}"
+    let output = run_with(&["--manual"], "with --manual");
+    let want = "my_write_all(1 MiB): the peer received 1048576 bytes after N calls to write";
+    let Some(mine) = output
+        .stdout
+        .lines()
+        .find(|l| l.starts_with("my_write_all(1 MiB): "))
+    else {
+        panic!(
+            "with --manual: expected a line like {want:?}, got none in {:#?}",
+            output.stdout_lines()
+        );
+    };
+    // my_write_all(1 MiB): the peer received R bytes after N calls to write
+    let numbers = mine
+        .strip_prefix("my_write_all(1 MiB): the peer received ")
+        .and_then(|rest| rest.strip_suffix(" calls to write"))
+        .and_then(|rest| rest.split_once(" bytes after "))
+        .and_then(|(r, n)| Some((r.parse::<usize>().ok()?, n.parse::<usize>().ok()?)));
+    let Some((received, calls)) = numbers else {
+        panic!("with --manual: expected a line like {want:?}, got {mine:?}");
+    };
+    assert!(
+        received == 1 << 20,
+        "with --manual: the peer received {received} bytes, expected exactly 1048576 (1 MiB): \
+         my_write_all must go on from where each write stopped until every byte is taken, \
+         each byte once ({mine:?})"
     );
-    let calls: usize = words[8].parse().unwrap_or_else(|e| panic!("{mine}: {e}"));
-    assert!(calls >= 1, "{mine}");
-    assert!(mine.ends_with(" calls to write"), "{mine}");
+    assert!(
+        calls >= 2,
+        "with --manual: my_write_all sent 1 MiB in {calls} call to write, so its loop never \
+         ran: on a non-blocking socket with a 4096-byte send buffer one write takes at most \
+         about 64 KB ({mine:?})"
+    );
 }
