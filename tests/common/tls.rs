@@ -102,8 +102,13 @@ pub fn self_signed(for_names: &[&str]) -> CertFiles {
 
 /// A self-signed certificate for localhost that expired in 2001.
 pub fn expired() -> CertFiles {
+    expired_for(&["localhost", "127.0.0.1"])
+}
+
+/// A self-signed certificate for the given names that expired in 2001.
+pub fn expired_for(for_names: &[&str]) -> CertFiles {
     let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+    let mut params = CertificateParams::new(names(for_names)).unwrap();
     params.not_before = date_time_ymd(2000, 1, 1);
     params.not_after = date_time_ymd(2001, 1, 1);
     let cert = params.self_signed(&key).unwrap();
