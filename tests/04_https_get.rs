@@ -12,8 +12,8 @@ use std::process::Command;
 use std::thread::{self, JoinHandle};
 
 use common::http::TempDir;
-use common::tls::{CertFiles, expired, localhost, self_signed, signed_by_a_ca};
-use common::{Output, TIMEOUT, bin, run_command};
+use common::tls::{Authority, CertFiles, expired, localhost, self_signed, signed_by_a_ca};
+use common::{Output, TIMEOUT, bin, expect_text, run_command};
 
 /// How the test server ends the conversation after its response.
 #[derive(Clone, Copy)]
@@ -403,44 +403,111 @@ fn bad_arguments_print_usage_and_status_2() {
 // Exercises of chapter 04. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 04_https_get -- --ignored`.
 
-#[test]
-#[ignore = "exercise: --ca accepts a bundle of several certificates"]
-fn exercise_ca_bundle() {
-    let dir = TempDir::new("https");
-    let cert = localhost();
-    let stranger = localhost();
-    // A bundle: two PEM certificates in one file, the right one second.
-    let bundle = dir.write(
-        "bundle.pem",
-        format!("{}{}", stranger.cert_pem, cert.cert_pem).as_bytes(),
+/// Fails with what 04_https_get printed unless it exited with status 0 and saved `PAGE`.
+#[track_caller]
+fn expect_saved(output: &Output, dir: &TempDir, file: &str, situation: &str) {
+    assert!(
+        output.code() == Some(0),
+        "{situation}: 04_https_get should have saved the page, but it exited with status \
+         {:?} and printed to stderr: {:?}",
+        output.code(),
+        output.stderr
     );
-    let (port, server) = one_shot(&cert, page_response(), Goodbye::CloseNotify);
-    let url = format!("https://localhost:{port}/hello.html");
-    let output = fetch(dir.path(), &[&url, "--ca", bundle.to_str().unwrap()]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(fs::read(dir.path().join("hello.html")).unwrap(), PAGE);
-    server.join().unwrap().unwrap();
+    let saved = fs::read(dir.path().join(file)).unwrap_or_default();
+    expect_text(
+        &format!("{situation}: the saved {file}"),
+        &saved,
+        text_of(PAGE),
+    );
+}
+
+fn text_of(bytes: &[u8]) -> &str {
+    std::str::from_utf8(bytes).unwrap()
 }
 
 #[test]
-#[ignore = "exercise: --connect-to ADDR dials ADDR but checks the URL's host name"]
+#[ignore = "exercise: --ca accepts a bundle of several certificates"]
+fn exercise_ca_bundle() {
+    // Three authorities with distinct names, like the roots in a real bundle; the server's
+    // certificate is signed by one of them, which sits first, in the middle, then last.
+    let names = [
+        "Workbook Bundle CA One",
+        "Workbook Bundle CA Two",
+        "Workbook Bundle CA Three",
+    ];
+    let authorities: Vec<Authority> = names.iter().map(|n| Authority::root(n)).collect();
+    for (right, position) in ["first", "in the middle", "last"].iter().enumerate() {
+        let dir = TempDir::new("https");
+        // As in curl's cacert.pem, a title line and an underline name each certificate.
+        let bundle: String = authorities
+            .iter()
+            .zip(names)
+            .map(|(ca, name)| {
+                let underline = "=".repeat(name.len());
+                format!("{name}\n{underline}\n{}\n", ca.files.cert_pem)
+            })
+            .collect();
+        let bundle = dir.write("bundle.pem", bundle.as_bytes());
+        let cert = authorities[right].localhost();
+        let (port, server) = one_shot(&cert, page_response(), Goodbye::CloseNotify);
+        let url = format!("https://localhost:{port}/hello.html");
+        let output = fetch(dir.path(), &[&url, "--ca", bundle.to_str().unwrap()]);
+        expect_saved(
+            &output,
+            &dir,
+            "hello.html",
+            &format!("with the server's CA {position} of three in the --ca bundle"),
+        );
+        server.join().unwrap().unwrap();
+    }
+    // A file without a single certificate is still refused, before connecting (nothing
+    // listens on port 1).
+    let dir = TempDir::new("https");
+    let empty = dir.write("empty.pem", b"# no certificates here\n");
+    let output = fetch(
+        dir.path(),
+        &["https://localhost:1/", "--ca", empty.to_str().unwrap()],
+    );
+    let want = format!(
+        "error: {} is not a PEM certificate (BEGIN CERTIFICATE)",
+        empty.display()
+    );
+    assert!(
+        output.code() == Some(1) && output.stderr.starts_with(&want),
+        "a --ca file without any certificate: expected status 1 and stderr starting with \
+         {want:?}, got status {:?} and stderr {:?}",
+        output.code(),
+        output.stderr
+    );
+}
+
+#[test]
+#[ignore = "exercise: --connect-to IP:PORT dials there but checks the URL's host name"]
 fn exercise_connect_to() {
     let dir = TempDir::new("https");
-    // A certificate for a name that no resolver knows: only --connect-to can reach it.
+    // A certificate for a name that no resolver knows: only --connect-to can reach it. The
+    // URL names no port (so 443), and the server listens on another one.
     let cert = self_signed(&["shop.example"]);
     let (port, server) = one_shot(&cert, page_response(), Goodbye::CloseNotify);
-    let url = format!("https://shop.example:{port}/hello.html");
+    let url = "https://shop.example/hello.html";
     let to = format!("127.0.0.1:{port}");
     let output = fetch(
         dir.path(),
-        &[&url, "--ca", cert.cert_arg(), "--connect-to", &to],
+        &[url, "--ca", cert.cert_arg(), "--connect-to", &to],
     );
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(fs::read(dir.path().join("hello.html")).unwrap(), PAGE);
-    // The request still names the URL's host: only the address dialed changed.
+    expect_saved(
+        &output,
+        &dir,
+        "hello.html",
+        &format!("{url} --connect-to {to}"),
+    );
+    // The request still names the URL's host and port (none given: 443, left out): only the
+    // address dialed changed.
     let request = server.join().unwrap().unwrap();
-    assert!(
-        request.contains(&format!("\r\nHost: shop.example:{port}\r\n")),
-        "{request}"
+    expect_text(
+        "the request the server received",
+        request.as_bytes(),
+        "GET /hello.html HTTP/1.1\r\nHost: shop.example\r\nUser-Agent: socket-workbook\r\n\
+         Connection: close\r\n\r\n",
     );
 }

@@ -6,14 +6,15 @@ mod common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
 
 use common::tls::{
-    CertFiles, Recorder, ends_with_an_alert, expired, localhost, record_types, self_signed,
-    signed_by_a_ca,
+    CertFiles, Recorder, ends_with_an_alert, expired, expired_for, localhost, record_types,
+    self_signed, signed_by_a_ca,
 };
-use common::{TIMEOUT, run};
+use common::{Output, TIMEOUT, bin, expect_text, run, run_command};
 use native_tls::{Identity, Protocol, TlsAcceptor};
 
 /// What the test server saw: the messages it received, or why its handshake failed.
@@ -324,23 +325,99 @@ fn no_ca_prints_usage_and_status_2() {
 // Exercises of chapter 18 (the client). Each fails on the listing as shipped; solve the
 // exercise, then run `cargo test --test 18_tls_client -- --ignored`.
 
+/// Runs 18_tls_client with stderr sent into the same pipe as stdout, so the output shows in
+/// which order the two were written.
+fn run_merged(args: &[&str]) -> Output {
+    run_command(
+        Command::new("sh")
+            .arg("-c")
+            .arg("exec \"$0\" \"$@\" 2>&1")
+            .arg(bin("18_tls_client"))
+            .args(args),
+    )
+}
+
 #[test]
 #[ignore = "exercise: --insecure skips verification, with a loud warning"]
 fn exercise_insecure_warns_loudly() {
-    let cert = localhost();
-    let other = localhost();
+    // Nothing about this certificate is right: self-signed, made out to another name, expired.
+    let cert = expired_for(&["example.com"]);
+    let stranger = localhost();
+
+    // 1. --insecure alone (no --ca): the warning comes first, then the conversation.
+    let (addr, server) = tls_server(&cert);
+    let output = run_merged(&[&addr, "Ada", "--insecure"]);
+    let (first, rest) = output
+        .stdout
+        .split_once('\n')
+        .unwrap_or((&output.stdout, ""));
+    assert!(
+        output.code() == Some(0)
+            && first.starts_with("WARNING: ")
+            && first.contains("not verified"),
+        "18_tls_client ADDR Ada --insecure: expected status 0 and a first line that starts with \
+         \"WARNING: \" and says \"not verified\", got status {:?} and output {:?}",
+        output.code(),
+        output.stdout
+    );
+    expect_text(
+        "18_tls_client ADDR Ada --insecure: the output after the warning",
+        rest.as_bytes(),
+        "Welcome!\nHello, Ada!\n",
+    );
+    expect_names(server, &["Ada", "exit"]);
+
+    // 2. With a --ca that does not match either: the warning goes to stderr, alone.
     let (addr, server) = tls_server(&cert);
     let output = run(
         "18_tls_client",
-        &[&addr, "Ada", "--ca", other.cert_arg(), "--insecure"],
+        &[&addr, "Ada", "--ca", stranger.cert_arg(), "--insecure"],
     );
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Welcome!\nHello, Ada!\n");
     assert!(
-        output.stderr.starts_with("WARNING: "),
-        "the warning goes to stderr, first: {}",
+        output.code() == Some(0),
+        "18_tls_client ADDR Ada --ca OTHER.pem --insecure: expected status 0, got {:?}; stderr: \
+         {:?}",
+        output.code(),
         output.stderr
     );
-    assert!(output.stderr.contains("not verified"), "{}", output.stderr);
-    server.join().unwrap().unwrap();
+    expect_text(
+        "18_tls_client ADDR Ada --ca OTHER.pem --insecure: stdout",
+        output.stdout.as_bytes(),
+        "Welcome!\nHello, Ada!\n",
+    );
+    assert!(
+        output.stderr.starts_with("WARNING: ") && output.stderr.lines().count() == 1,
+        "18_tls_client ADDR Ada --ca OTHER.pem --insecure: expected stderr to be one line that \
+         starts with \"WARNING: \", got {:?}",
+        output.stderr
+    );
+    expect_names(server, &["Ada", "exit"]);
+
+    // 3. Without --insecure, the same server is refused as before.
+    let (addr, server) = tls_server(&cert);
+    let output = run(
+        "18_tls_client",
+        &[&addr, "Ada", "--ca", stranger.cert_arg()],
+    );
+    assert!(
+        output.code() == Some(1) && output.stdout.is_empty(),
+        "18_tls_client ADDR Ada --ca OTHER.pem, without --insecure: expected the server to be \
+         refused (status 1, nothing on stdout), got status {:?}, stdout {:?}, stderr {:?}",
+        output.code(),
+        output.stdout,
+        output.stderr
+    );
+    let _ = server.join();
+}
+
+/// Joins a test server and fails unless it received exactly `names`.
+#[track_caller]
+fn expect_names(server: JoinHandle<Seen>, names: &[&str]) {
+    match server.join().unwrap() {
+        Ok(seen) => assert!(
+            seen == names,
+            "the server should have received {names:?}, got {seen:?}"
+        ),
+        Err(e) => panic!("the server's side failed: {e}"),
+    }
 }

@@ -102,36 +102,82 @@ pub fn self_signed(for_names: &[&str]) -> CertFiles {
 
 /// A self-signed certificate for localhost that expired in 2001.
 pub fn expired() -> CertFiles {
+    expired_for(&["localhost", "127.0.0.1"])
+}
+
+/// A self-signed certificate for the given names that expired in 2001.
+pub fn expired_for(for_names: &[&str]) -> CertFiles {
     let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+    let mut params = CertificateParams::new(names(for_names)).unwrap();
     params.not_before = date_time_ymd(2000, 1, 1);
     params.not_after = date_time_ymd(2001, 1, 1);
     let cert = params.self_signed(&key).unwrap();
     CertFiles::write(cert.pem(), key.serialize_pem())
 }
 
+/// A made-up certificate authority (CA) that can sign certificates: a root, or an intermediate
+/// signed by another authority. Every authority gets the name it is given (`CN=...`) and a
+/// subject key identifier, and every certificate it signs names it by both (issuer name and
+/// authority key identifier), so OpenSSL finds the right issuer however many CAs it trusts.
+pub struct Authority {
+    /// The authority's own certificate and key, in files.
+    pub files: CertFiles,
+    cert: rcgen::Certificate,
+    key: KeyPair,
+}
+
+impl Authority {
+    /// A self-signed root CA named `CN=<name>`.
+    pub fn root(name: &str) -> Authority {
+        let key = KeyPair::generate().unwrap();
+        let cert = Authority::params(name).self_signed(&key).unwrap();
+        Authority::new(cert, key)
+    }
+
+    /// An intermediate CA named `CN=<name>`, signed by this authority.
+    pub fn intermediate(&self, name: &str) -> Authority {
+        let key = KeyPair::generate().unwrap();
+        let mut params = Authority::params(name);
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        Authority::new(cert, key)
+    }
+
+    /// A certificate for localhost and 127.0.0.1, signed by this authority.
+    pub fn localhost(&self) -> CertFiles {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
+        // Distinct names matter: a certificate whose issuer name equals its subject name
+        // counts as self-signed, and rcgen gives every certificate the same name unless told.
+        params
+            .distinguished_name
+            .push(DnType::CommonName, "localhost");
+        params.use_authority_key_identifier_extension = true;
+        let cert = params.signed_by(&key, &self.cert, &self.key).unwrap();
+        CertFiles::write(cert.pem(), key.serialize_pem())
+    }
+
+    fn params(name: &str) -> CertificateParams {
+        let mut params = CertificateParams::new(Vec::new()).unwrap();
+        params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained); // also writes the key id
+        params.distinguished_name.push(DnType::CommonName, name);
+        params
+    }
+
+    fn new(cert: rcgen::Certificate, key: KeyPair) -> Authority {
+        Authority {
+            files: CertFiles::write(cert.pem(), key.serialize_pem()),
+            cert,
+            key,
+        }
+    }
+}
+
 /// A certificate for localhost signed by a made-up authority (CA); returns the server's
 /// certificate and the CA's (whose file a client can be told to trust).
 pub fn signed_by_a_ca() -> (CertFiles, CertFiles) {
-    let ca_key = KeyPair::generate().unwrap();
-    let mut ca_params = CertificateParams::new(Vec::new()).unwrap();
-    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-    // Distinct names matter: a certificate whose issuer name equals its subject name counts
-    // as self-signed, and rcgen gives every certificate the same name unless told otherwise.
-    ca_params
-        .distinguished_name
-        .push(DnType::CommonName, "Workbook Test CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let key = KeyPair::generate().unwrap();
-    let mut params = CertificateParams::new(names(&["localhost", "127.0.0.1"])).unwrap();
-    params
-        .distinguished_name
-        .push(DnType::CommonName, "localhost");
-    let cert = params.signed_by(&key, &ca, &ca_key).unwrap();
-    (
-        CertFiles::write(cert.pem(), key.serialize_pem()),
-        CertFiles::write(ca.pem(), ca_key.serialize_pem()),
-    )
+    let ca = Authority::root("Workbook Test CA");
+    (ca.localhost(), ca.files)
 }
 
 /// Connects to `addr` over TCP (with timeouts) and runs a TLS handshake as `host`, trusting
