@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::udp::{recv, recv_text, socket, try_recv};
+use common::udp::{recv, recv_text, socket};
 use common::{Server, run};
 
 fn start() -> Server {
