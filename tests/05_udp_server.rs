@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::udp::{recv, recv_text, socket, try_recv};
+use common::udp::{recv, recv_text, socket};
 use common::{Server, run};
 
 fn start() -> Server {
@@ -241,28 +241,89 @@ fn a_bad_address_prints_usage_and_status_2() {
     assert!(output.stderr.contains("usage: 05_udp_server [ADDR]"));
 }
 
-// Exercises of chapter 05. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 05_udp_server -- --ignored`.
+// Exercises of chapter 05. Each fails on the listing as shipped; solve one, then check it with
+// `scripts/exercises.sh check 05/exercise_drop_every`.
+
+/// Starts the server with `args`, which it must refuse: returns its exit status and stderr. If
+/// it starts instead (prints its first line), fails at once with `why`.
+fn refused(args: &[&str], why: &str) -> (Option<i32>, String) {
+    use std::io::{BufRead, BufReader, Read};
+    use std::process::{Command, Stdio};
+    use std::sync::mpsc;
+    let mut child = Command::new(common::bin("05_udp_server"))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start 05_udp_server");
+    let mut out = BufReader::new(child.stdout.take().unwrap());
+    let mut err = child.stderr.take().unwrap();
+    let (sender, first) = mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = sender.send(line);
+    });
+    // An empty first line means stdout closed: the server exited without starting.
+    let line = first.recv_timeout(common::TIMEOUT).unwrap_or_default();
+    if !line.is_empty() {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{why}; but the server started: {:?}", line.trim_end());
+    }
+    let mut stderr = String::new();
+    let _ = err.read_to_string(&mut stderr);
+    let status = child.wait().expect("could not reap 05_udp_server");
+    (status.code(), stderr)
+}
 
 #[test]
 #[ignore = "exercise: --drop-every N ignores every Nth datagram"]
 fn exercise_drop_every() {
-    let mut server = Server::start("05_udp_server", &["127.0.0.1:0", "--drop-every", "2"]);
+    let mut server = Server::start("05_udp_server", &["127.0.0.1:0", "--drop-every", "3"]);
     let client = socket();
     let me = client.local_addr().unwrap();
-    for name in ["one", "two", "three", "four"] {
+    let names = ["one", "two", "three", "four", "five", "six", "seven"];
+    for name in names {
         client
             .send_to(name.as_bytes(), server.socket_addr())
             .unwrap();
     }
-    assert_eq!(recv_text(&client), "Hello, one!");
-    assert_eq!(recv_text(&client), "Hello, three!");
-    assert_eq!(
-        try_recv(&client, Duration::from_millis(200)),
-        None,
-        "two and four are dropped"
+    // The 3rd and 6th are dropped. A reply that comes where another was expected shows which
+    // datagram was answered (or dropped) by mistake; no waiting for a reply that never comes.
+    for name in ["one", "two", "four", "five", "seven"] {
+        let want = format!("Hello, {name}!");
+        let (got, _) = recv(&client);
+        if got != want.as_bytes() {
+            panic!(
+                "with --drop-every 3, of the datagrams {names:?} only the 3rd and 6th are \
+                 dropped; the next reply should be {want:?}, got {}",
+                common::text(&got)
+            );
+        }
+    }
+    // Every datagram has been dealt with: after Ctrl-C, all the log lines are out.
+    server.interrupt();
+    let (_, lines) = server.wait_exit();
+    let dropped: Vec<&String> = lines.iter().filter(|l| l.contains("Dropped")).collect();
+    let want = format!("Dropped a datagram from {me}");
+    assert!(
+        dropped.len() == 2 && dropped.iter().all(|l| **l == want),
+        "two datagrams of seven were dropped, so the server should log {want:?} twice; \
+         it logged {dropped:?}; all its lines: {lines:#?}"
     );
-    server.expect_line(&format!("Dropped a datagram from {me}"));
+    // N = 0 would mean "every 0th datagram": a usage error, not a crash at the first datagram.
+    let (code, stderr) = refused(
+        &["127.0.0.1:0", "--drop-every", "0"],
+        "--drop-every 0 should be refused with a usage error (a line starting \
+         `error: --drop-every` and exit status 2)",
+    );
+    assert!(
+        code == Some(2) && stderr.starts_with("error: --drop-every"),
+        "--drop-every 0 should be refused with a line starting `error: --drop-every` and exit \
+         status 2; got status {code:?} and stderr {stderr:?}"
+    );
 }
 
 #[test]
@@ -271,7 +332,41 @@ fn exercise_small_buffer() {
     let mut server = Server::start("05_udp_server", &["127.0.0.1:0", "--buffer", "4"]);
     let client = socket();
     let me = client.local_addr().unwrap();
-    assert_eq!(ask(&client, &server, b"Michael"), b"Hello, Mich!");
-    server.expect_line(&format!("Truncated a datagram from {me}: 7 bytes, kept 4"));
-    assert_eq!(ask(&client, &server, b"Ada"), b"Hello, Ada!");
+    // 3, 4, 5 and 7 bytes into a buffer of 4: the first two fit, the others are cut.
+    for (name, want) in [
+        ("Ada", "Hello, Ada!"),
+        ("Alan", "Hello, Alan!"),
+        ("Grace", "Hello, Grac!"),
+        ("Michael", "Hello, Mich!"),
+        ("Bob", "Hello, Bob!"),
+    ] {
+        let reply = ask(&client, &server, name.as_bytes());
+        common::expect_text(
+            &format!("with --buffer 4, the reply to {name:?}"),
+            &reply,
+            want,
+        );
+    }
+    server.interrupt();
+    let (_, lines) = server.wait_exit();
+    let truncated: Vec<&str> = lines
+        .iter()
+        .map(String::as_str)
+        .filter(|l| l.contains("Truncated"))
+        .collect();
+    if let Some(line) = truncated.iter().find(|l| l.contains(": 4 bytes")) {
+        panic!(
+            "a datagram of exactly 4 bytes fits a 4-byte buffer, so it is not truncated; \
+             but the server logged {line:?}"
+        );
+    }
+    let want = [
+        format!("Truncated a datagram from {me}: 5 bytes, kept 4"),
+        format!("Truncated a datagram from {me}: 7 bytes, kept 4"),
+    ];
+    assert!(
+        truncated == want,
+        "only \"Grace\" (5 bytes) and \"Michael\" (7 bytes) are longer than 4 bytes, so the \
+         server should log {want:#?}; it logged {truncated:#?}; all its lines: {lines:#?}"
+    );
 }

@@ -275,51 +275,176 @@ fn a_bad_address_or_timeout_prints_usage_and_status_2() {
     );
 }
 
-// Exercises of chapter 06. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 06_udp_client -- --ignored`.
+// Exercises of chapter 06. Each fails on the listing as shipped; solve one, then check it with
+// `scripts/exercises.sh check 06/exercise_retries`.
+
+/// The text that stops a `recording_server`.
+const STOP: &str = "\u{0}stop";
+
+/// A UDP hello server for the exercise checks. It answers a datagram when `answer(text, n)` is
+/// true, where n counts the datagrams with that text so far (1 for the first), and records
+/// every text. It runs until `stop_recording` sends it `STOP`.
+fn recording_server(
+    answer: impl Fn(&str, usize) -> bool + Send + 'static,
+) -> (String, JoinHandle<Vec<String>>) {
+    let server = socket();
+    let addr = server.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let mut received: Vec<String> = Vec::new();
+        // Bounded: a client sends a few dozen datagrams at most before the check stops it.
+        for _ in 0..1000 {
+            let (data, from) = recv(&server);
+            let text = String::from_utf8_lossy(&data).into_owned();
+            if text == STOP {
+                break;
+            }
+            let n = received.iter().filter(|t| **t == text).count() + 1;
+            if answer(&text, n) {
+                server
+                    .send_to(format!("Hello, {text}!").as_bytes(), from)
+                    .unwrap();
+            }
+            received.push(text);
+        }
+        received
+    });
+    (addr, handle)
+}
+
+/// Stops a `recording_server` once the client has exited, and returns what it received. The
+/// client's datagrams all wait in the server's queue before `STOP`, which is sent after them.
+fn stop_recording(addr: &str, server: JoinHandle<Vec<String>>) -> Vec<String> {
+    socket().send_to(STOP.as_bytes(), addr).unwrap();
+    server.join().expect("the test server failed")
+}
+
+/// Fails with the client's own words when it rejected its arguments (status 2).
+fn accepted(output: &common::Output, args: &[&str]) {
+    assert!(
+        output.code() != Some(2),
+        "06_udp_client {} refused its arguments: {:?}",
+        args.join(" "),
+        output.stderr.lines().next().unwrap_or_default()
+    );
+}
 
 #[test]
 #[ignore = "exercise: --retries N sends a name again when its reply is lost"]
 fn exercise_retries() {
-    // Drops every second datagram: B, C and D are each lost once, then answered.
-    let (addr, server) = test_server(7, |number| number % 2 == 1);
-    let output = run(
-        "06_udp_client",
-        &[
-            &addr,
-            "A",
-            "B",
-            "C",
-            "D",
-            "--timeout",
-            "200",
-            "--retries",
-            "1",
-        ],
+    // The first datagram of B, C and D is lost; the second is answered.
+    let (addr, server) = recording_server(|text, n| text == "A" || n >= 2);
+    let args = [
+        &addr,
+        "A",
+        "B",
+        "C",
+        "D",
+        "--timeout",
+        "400",
+        "--retries",
+        "1",
+    ];
+    let output = run("06_udp_client", &args);
+    let received = stop_recording(&addr, server);
+    accepted(&output, &args);
+    common::expect_text(
+        "with --retries 1, against a server that loses the first datagram of B, C and D, every \
+         name gets its reply at the second try, and a try that is retried prints nothing; stdout",
+        output.stdout.as_bytes(),
+        "Hello, A!\nHello, B!\nHello, C!\nHello, D!\n",
     );
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(
-        output.stdout,
-        "Hello, A!\nHello, B!\nHello, C!\nHello, D!\n"
+    assert!(
+        output.code() == Some(0),
+        "every reply came in the end, so none was lost: the exit status should be 0; got \
+         status {:?}, stderr {:?}",
+        output.code(),
+        output.stderr
     );
-    assert_eq!(server.join().unwrap(), ["A", "B", "B", "C", "C", "D", "D"]);
+    assert!(
+        received == ["A", "B", "B", "C", "C", "D", "D"],
+        "with --retries 1, A should be sent once and B, C and D twice each (their first reply \
+         was lost): A, B, B, C, C, D, D; the server received {received:?}"
+    );
+
+    // A name whose replies keep getting lost is sent 1 + N times, then reported lost. (This
+    // server would answer Bob's 4th datagram: a client that retries too often gets a reply.)
+    let (addr, server) = recording_server(|text, n| text != "Bob" || n >= 4);
+    let args = [
+        &addr,
+        "Ada",
+        "Bob",
+        "Cy",
+        "--timeout",
+        "400",
+        "--retries",
+        "2",
+    ];
+    let output = run("06_udp_client", &args);
+    let received = stop_recording(&addr, server);
+    accepted(&output, &args);
+    assert!(
+        received == ["Ada", "Bob", "Bob", "Bob", "Cy"],
+        "with --retries 2, a name whose replies are lost is sent 3 times (once, then 2 more), \
+         then reported lost: the server should receive Ada, Bob, Bob, Bob, Cy; it received \
+         {received:?}"
+    );
+    common::expect_text(
+        "with --retries 2, Bob's three tries all lost; stdout",
+        output.stdout.as_bytes(),
+        "Hello, Ada!\n\
+         no reply for \"Bob\" within 400ms: UDP does not promise delivery\n\
+         Hello, Cy!\n",
+    );
+    assert!(
+        output.code() == Some(1) && output.stderr == "1 of 3 replies lost\n",
+        "one name of three got no reply after all its tries: the exit status should be 1 and \
+         stderr \"1 of 3 replies lost\\n\"; got status {:?}, stderr {:?}",
+        output.code(),
+        output.stderr
+    );
 }
 
 #[test]
 #[ignore = "exercise: --connect uses a connected UDP socket"]
 fn exercise_connect() {
-    let (addr, server) = test_server(2, |_| true);
-    let output = run("06_udp_client", &[&addr, "Ada", "Bob", "--connect"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, "Hello, Ada!\nHello, Bob!\n");
-    assert_eq!(server.join().unwrap(), ["Ada", "Bob"]);
+    let (addr, server) = recording_server(|_, _| true);
+    let args = [&addr, "Ada", "Bob", "--connect"];
+    let output = run("06_udp_client", &args);
+    let received = stop_recording(&addr, server);
+    accepted(&output, &args);
+    common::expect_text(
+        "with --connect and a server that answers, stdout",
+        output.stdout.as_bytes(),
+        "Hello, Ada!\nHello, Bob!\n",
+    );
+    assert!(
+        output.code() == Some(0),
+        "with --connect and a server that answers, the exit status should be 0; got status \
+         {:?}, stderr {:?}",
+        output.code(),
+        output.stderr
+    );
+    assert!(
+        received == ["Ada", "Bob"],
+        "the server should receive Ada, Bob; it received {received:?}"
+    );
     // A connected socket hears the system's "port unreachable": no waiting for a timeout.
     let nobody = socket().local_addr().unwrap().to_string();
-    let output = run("06_udp_client", &[&nobody, "Ada", "--connect"]);
-    assert_eq!(output.code(), Some(1), "{output:?}");
+    let output = run(
+        "06_udp_client",
+        &[&nobody, "Ada", "Bob", "--connect", "--timeout", "1000"],
+    );
+    let one_error_line = output.stderr.starts_with("error: ")
+        && output.stderr.contains("Connection refused")
+        && output.stderr.lines().count() == 1;
     assert!(
-        output.stderr.contains("Connection refused"),
-        "{}",
+        output.code() == Some(1) && output.stdout.is_empty() && one_error_line,
+        "with --connect and no server, `recv` fails at once with \"Connection refused\": the \
+         client should print nothing on stdout, end with one line `error: ... Connection \
+         refused ...` on stderr and exit with status 1; got status {:?}, stdout {:?}, \
+         stderr {:?}",
+        output.code(),
+        output.stdout,
         output.stderr
     );
 }

@@ -12,7 +12,7 @@ use std::net::UdpSocket;
 use std::time::{Duration, Instant};
 
 use common::run;
-use common::udp::{broadcast_to, recv, recv_text, shared, socket, try_recv};
+use common::udp::{broadcast_to, broadcaster, recv, recv_text, shared, socket, try_recv};
 
 /// Two receivers sharing one fresh port, as two 08_broadcast_recv would.
 fn two_receivers() -> (UdpSocket, UdpSocket, u16) {
@@ -128,43 +128,140 @@ fn the_count_and_interval_are_bounded() {
     }
 }
 
-// Exercises of chapter 07. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 07_broadcast_send -- --ignored`.
+// Exercises of chapter 07. Each fails on the listing as shipped; solve one, then check it with
+// `scripts/exercises.sh check 07/exercise_ipv6_has_no_broadcast`.
 
 #[test]
 #[ignore = "exercise: an IPv6 address gets a clear message: IPv6 has no broadcast"]
 fn exercise_ipv6_has_no_broadcast() {
-    let output = run("07_broadcast_send", &["[::1]:9999"]);
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        "error: IPv6 has no broadcast: send to a multicast group such as [ff02::1] instead\n"
-    );
+    // Every kind of IPv6 address: loopback, unspecified, multicast, link-local.
+    for to in [
+        "[::1]:9999",
+        "[::]:9999",
+        "[ff02::1]:9999",
+        "[fe80::1]:9999",
+    ] {
+        let output = run("07_broadcast_send", &[to]);
+        common::expect_text(
+            &format!("07_broadcast_send {to}: stderr"),
+            output.stderr.as_bytes(),
+            "error: IPv6 has no broadcast: send to a multicast group such as [ff02::1] instead\n",
+        );
+        assert!(
+            output.code() == Some(1) && output.stdout.is_empty(),
+            "07_broadcast_send {to} should send nothing (print nothing on stdout) and exit with \
+             status 1; got status {:?}, stdout {:?}",
+            output.code(),
+            output.stdout
+        );
+    }
+}
+
+/// Runs `07_broadcast_send ADDR -` with a pipe for its standard input.
+fn spawn_with_stdin(to: &str) -> std::process::Child {
+    use std::process::{Command, Stdio};
+    Command::new(common::bin("07_broadcast_send"))
+        .args([to, "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start 07_broadcast_send")
+}
+
+/// Waits (within `TIMEOUT`) for the program to end after its input was closed.
+fn finish(child: std::process::Child) -> std::process::Output {
+    let pid = child.id();
+    let (sender, done) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(child.wait_with_output());
+    });
+    match done.recv_timeout(common::TIMEOUT) {
+        Ok(output) => output.expect("could not wait for 07_broadcast_send"),
+        Err(_) => {
+            common::signal(pid, "-KILL");
+            panic!(
+                "07_broadcast_send - did not end within {:?} after its standard input was \
+                 closed",
+                common::TIMEOUT
+            );
+        }
+    }
 }
 
 #[test]
 #[ignore = "exercise: MESSAGE - broadcasts each line of standard input"]
 fn exercise_lines_from_stdin() {
     use std::io::Write;
-    use std::process::{Command, Stdio};
     let (first, second, port) = two_receivers();
-    let mut child = Command::new(common::bin("07_broadcast_send"))
-        .args([&broadcast_to(port).to_string(), "-"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"one\ntwo\n")
-        .unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{output:?}");
-    for receiver in [&first, &second] {
-        assert_eq!(recv_text(receiver), "one");
-        assert_eq!(recv_text(receiver), "two");
+    let to = broadcast_to(port).to_string();
+    let mut child = spawn_with_stdin(&to);
+    let mut stdin = child.stdin.take().unwrap();
+    // One line, and standard input stays open: the line must go out now, not at the end.
+    stdin.write_all(b"one\n").unwrap();
+    stdin.flush().unwrap();
+    let got = try_recv(&first, Duration::from_secs(3));
+    if got.is_none() {
+        let _ = child.kill();
+        panic!(
+            "a line is sent as soon as it is read: \"one\" did not arrive within 3 s while \
+             standard input stayed open (is the program reading all of its input first?)"
+        );
     }
+    common::expect_text("the first datagram", &got.unwrap(), "one");
+    // Spaces are part of the line; the last line has no newline.
+    stdin.write_all(b"  two  \nthree").unwrap();
+    drop(stdin);
+    let output = finish(child);
+    assert!(
+        output.status.success(),
+        "at the end of its input, the program exits with status 0; got {:?}, stderr {}",
+        output.status.code(),
+        common::text(&output.stderr)
+    );
+    for (name, receiver, lines) in [
+        ("first", &first, &["  two  ", "three"][..]),
+        ("second", &second, &["one", "  two  ", "three"][..]),
+    ] {
+        for line in lines {
+            let (got, _) = recv(receiver);
+            common::expect_text(
+                &format!("the {name} receiver: a datagram for each line, as it is"),
+                &got,
+                line,
+            );
+        }
+    }
+    common::expect_text(
+        "stdout, a line `Sent \"LINE\" to ADDR` for each line",
+        &output.stdout,
+        &format!("Sent \"one\" to {to}\nSent \"  two  \" to {to}\nSent \"three\" to {to}\n"),
+    );
+
+    // At most 100 lines: the 101st is not sent.
+    let mut child = spawn_with_stdin(&to);
+    let lines: String = (1..=101).map(|i| format!("line {i}\n")).collect();
+    // The program may stop reading (and exit) before the last line: a failed write is fine.
+    let _ = child.stdin.take().unwrap().write_all(lines.as_bytes());
+    let output = finish(child);
+    assert!(
+        output.status.success(),
+        "after 100 lines, the program exits with status 0; got {:?}, stderr {}",
+        output.status.code(),
+        common::text(&output.stderr)
+    );
+    for i in 1..=100 {
+        let (got, _) = recv(&first);
+        common::expect_text("one datagram per line", &got, &format!("line {i}"));
+    }
+    // The program has exited: all its datagrams are queued, and this one comes after them.
+    broadcaster()
+        .send_to(b"end of test", broadcast_to(port))
+        .unwrap();
+    let (got, _) = recv(&first);
+    assert!(
+        got == b"end of test",
+        "the program sends at most 100 lines, but a 101st datagram came: {}",
+        common::text(&got)
+    );
 }

@@ -234,50 +234,270 @@ fn a_bad_address_prints_usage_and_status_2() {
     );
 }
 
-// Exercises of chapter 08. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 08_broadcast_recv -- --ignored`.
+// Exercises of chapter 08. Each fails on the listing as shipped; solve one, then check it with
+// `scripts/exercises.sh check 08/exercise_from_filter`.
+
+/// A receiver started by the exercise checks, which must tell "it stopped" from "it printed
+/// a line" as they happen. Killed and reaped when dropped.
+struct Receiver {
+    child: std::process::Child,
+    /// Its stdout and stderr lines with the time each arrived, in arrival order; closed when
+    /// it has exited.
+    lines: std::sync::mpsc::Receiver<(Instant, String)>,
+}
+
+impl Receiver {
+    fn start(args: &[&str]) -> Receiver {
+        use std::io::{BufRead, BufReader, Read};
+        use std::process::{Command, Stdio};
+        let mut child = Command::new(common::bin("08_broadcast_recv"))
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("could not start 08_broadcast_recv");
+        let (sender, lines) = std::sync::mpsc::channel();
+        type Lines = std::sync::mpsc::Sender<(Instant, String)>;
+        fn forward(pipe: impl Read + Send + 'static, to: Lines) {
+            std::thread::spawn(move || {
+                for line in BufReader::new(pipe).lines() {
+                    let Ok(line) = line else { return };
+                    if to.send((Instant::now(), line)).is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+        forward(child.stdout.take().unwrap(), sender.clone());
+        forward(child.stderr.take().unwrap(), sender);
+        Receiver { child, lines }
+    }
+
+    /// Starts a receiver that must start, and returns it with the port it bound.
+    fn bound(args: &[&str]) -> (Receiver, u16) {
+        let mut receiver = Receiver::start(args);
+        let first = receiver.next_line("its first line, `Bound UDP on ADDR`");
+        let port = first
+            .as_deref()
+            .and_then(|l| l.strip_prefix("Bound UDP on "))
+            .and_then(|a| a.parse::<SocketAddr>().ok())
+            .map(|a| a.port());
+        let Some(port) = port else {
+            panic!(
+                "08_broadcast_recv {} did not start: it printed {:?}",
+                args.join(" "),
+                first.unwrap_or_default()
+            );
+        };
+        (receiver, port)
+    }
+
+    /// The next line, or `None` once the receiver has exited. Fails after `TIMEOUT`, naming
+    /// `what` was awaited.
+    fn next_line(&mut self, what: &str) -> Option<String> {
+        self.next_timed(what).map(|(_, line)| line)
+    }
+
+    /// Like `next_line`, with the time the line arrived.
+    fn next_timed(&mut self, what: &str) -> Option<(Instant, String)> {
+        self.next_within(common::TIMEOUT).unwrap_or_else(|()| {
+            panic!(
+                "08_broadcast_recv printed nothing for {:?} while the check waited for {what}",
+                common::TIMEOUT
+            )
+        })
+    }
+
+    /// The next line and when it arrived, `Ok(None)` once the receiver has exited, or `Err`
+    /// when nothing came within `wait`.
+    fn next_within(&mut self, wait: Duration) -> Result<Option<(Instant, String)>, ()> {
+        match self.lines.recv_timeout(wait) {
+            Ok(timed) => Ok(Some(timed)),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => Ok(None),
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => Err(()),
+        }
+    }
+
+    /// Every line until the receiver exits.
+    fn rest(&mut self, what: &str) -> Vec<String> {
+        let mut lines = Vec::new();
+        while let Some(line) = self.next_line(what) {
+            lines.push(line);
+        }
+        lines
+    }
+
+    /// Its exit status, once its output has ended.
+    fn status(&mut self) -> Option<i32> {
+        self.child
+            .wait()
+            .expect("could not reap 08_broadcast_recv")
+            .code()
+    }
+}
+
+impl Drop for Receiver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
 
 #[test]
 #[ignore = "exercise: --from IP shows only datagrams from that address"]
 fn exercise_from_filter() {
-    let mut server = Server::start(
-        "08_broadcast_recv",
-        &["0.0.0.0:0", "--count", "1", "--from", "127.0.0.2"],
-    );
-    let port = server.socket_addr().port();
+    let (mut receiver, port) =
+        Receiver::bound(&["0.0.0.0:0", "--count", "2", "--from", "127.0.0.2"]);
     // The whole 127.0.0.0/8 network is this machine, so a socket can send from 127.0.0.2.
-    let other = broadcaster();
-    let chosen = bound("127.0.0.2:0".parse().unwrap());
-    chosen.set_broadcast(true).unwrap();
-    other.send_to(b"not you", broadcast_to(port)).unwrap();
-    chosen.send_to(b"from .2", broadcast_to(port)).unwrap();
-    let (status, lines) = server.wait_exit();
-    assert!(status.success(), "{status:?}");
+    let sender = |ip: &str| {
+        let socket = bound(format!("{ip}:0").parse().unwrap());
+        socket.set_broadcast(true).unwrap();
+        socket
+    };
+    let (chosen, other, look_alike) = (
+        sender("127.0.0.2"),
+        sender("127.0.0.1"),
+        sender("127.0.0.20"),
+    );
+    let to = broadcast_to(port);
+    other.send_to(b"not you", to).unwrap();
+    chosen.send_to(b"first", to).unwrap();
+    look_alike.send_to(b"not you either", to).unwrap();
+    chosen.send_to(b"second", to).unwrap();
     let from = chosen.local_addr().unwrap();
+    let want = [
+        format!("Received from {from}: first"),
+        format!("Received from {from}: second"),
+        "--count 2 reached: stopped receiving. Bye.".to_string(),
+    ];
+    let lines = receiver.rest("the datagrams from 127.0.0.2 and the --count 2 line");
+    assert!(
+        lines == want,
+        "with --from 127.0.0.2 --count 2, of four datagrams (from 127.0.0.1, 127.0.0.2, \
+         127.0.0.20, 127.0.0.2) only the two from 127.0.0.2 are printed and counted: \
+         expected the lines {want:#?}, got {lines:#?}"
+    );
     assert_eq!(
-        lines[0],
-        format!("Received from {from}: from .2"),
-        "{lines:?}"
+        receiver.status(),
+        Some(0),
+        "the exit status after --count 2"
+    );
+
+    // A value that is not an IP address is a usage error.
+    let mut refused = Receiver::start(&["0.0.0.0:0", "--from", "127.0.0.256"]);
+    let what = "a usage error for --from 127.0.0.256";
+    let first = refused.next_line(what).unwrap_or_default();
+    assert!(
+        !first.starts_with("Bound UDP on"),
+        "--from 127.0.0.256 is not an IP address: it should be refused with a line starting \
+         `error:` and exit status 2, before binding; but the receiver started: {first:?}"
+    );
+    let lines = [vec![first], refused.rest(what)].concat();
+    let status = refused.status();
+    assert!(
+        status == Some(2) && lines.first().is_some_and(|l| l.starts_with("error:")),
+        "--from 127.0.0.256 is not an IP address: it should be refused with a line starting \
+         `error:` and exit status 2, before binding; got status {status:?} and the lines \
+         {lines:#?}"
     );
 }
 
 #[test]
 #[ignore = "exercise: --idle MS stops the receiver after MS without a datagram"]
 fn exercise_idle_timeout() {
+    const BYE: &str = "No datagram for 900ms: stopped receiving. Bye.";
+    let idle = Duration::from_millis(900);
+    // One receiver that gets no datagram at all: its idle time counts from its start.
+    let quiet_started = Instant::now();
+    let (mut quiet, _) = Receiver::bound(&["0.0.0.0:0", "--idle", "900"]);
+    // One that gets a datagram every 200 ms, for twice its idle time: each one must start
+    // the idle clock again, so it keeps running. (Its loop wakes up every 100 ms, so between
+    // two datagrams it also looks at its clock.)
+    let (mut busy, port) = Receiver::bound(&["0.0.0.0:0", "--idle", "900"]);
     let started = Instant::now();
-    let mut server = Server::start("08_broadcast_recv", &["0.0.0.0:0", "--idle", "300"]);
-    let port = server.socket_addr().port();
-    broadcaster().send_to(b"hello", broadcast_to(port)).unwrap();
-    let (status, lines) = server.wait_exit();
-    assert!(status.success(), "{status:?}");
-    assert_eq!(
-        lines.last().unwrap(),
-        "No datagram for 300ms: stopped receiving. Bye."
-    );
-    assert!(lines[0].ends_with(": hello"), "{lines:?}");
-    let took = started.elapsed();
+    let sender = broadcaster();
+    let mut last_sent = Instant::now();
+    for k in 1..=40 {
+        // Taken before sending: the receiver can only reset its clock after this.
+        last_sent = Instant::now();
+        sender
+            .send_to(format!("ping {k}").as_bytes(), broadcast_to(port))
+            .unwrap();
+        let line = busy.next_line(&format!("the line for \"ping {k}\""));
+        if !line
+            .as_ref()
+            .is_some_and(|l| l.ends_with(&format!(": ping {k}")))
+        {
+            let line = match line {
+                Some(line) => format!("it printed {line:?}"),
+                None => "it exited".to_string(),
+            };
+            panic!(
+                "with --idle 900 and a datagram every 200 ms, the receiver never goes 900 ms \
+                 without one: every datagram must start the idle clock again, and it must keep \
+                 running. But {:?} after it started, at datagram {k}, {line} instead of the \
+                 line for \"ping {k}\"",
+                started.elapsed()
+            );
+        }
+        if started.elapsed() >= 2 * idle {
+            break;
+        }
+        // Pacing the sender, not waiting for the receiver: its line has already come.
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // Now silence: it stops once the last datagram is 900 ms old, not before.
+    let what = "the line saying it stopped, 900 ms after the last datagram";
+    let limit = idle + Duration::from_secs(3);
+    let (arrived, line) = match busy.next_within(limit.saturating_sub(last_sent.elapsed())) {
+        Ok(Some(timed)) => timed,
+        Ok(None) => (Instant::now(), String::new()),
+        Err(()) => panic!(
+            "with --idle 900, the receiver should print {BYE:?} and exit 900 ms after the last \
+             datagram; {:?} after it, it has printed nothing (does it look at its clock only \
+             when a datagram comes?)",
+            last_sent.elapsed()
+        ),
+    };
+    let quiet_for = arrived - last_sent;
+    let rest = busy.rest(what);
     assert!(
-        took >= Duration::from_millis(300) && took < Duration::from_secs(3),
-        "{took:?}"
+        line == BYE && rest.is_empty(),
+        "900 ms after the last datagram, the receiver should print {BYE:?} as its last line \
+         and exit; after the last datagram it printed {:#?}",
+        [vec![line], rest].concat()
     );
+    assert!(
+        quiet_for >= idle,
+        "with --idle 900, the receiver should stop 900 ms after the last datagram, not \
+         before; it stopped after {quiet_for:?}"
+    );
+    assert_eq!(busy.status(), Some(0), "the exit status after --idle");
+    // The quiet one has had well over 900 ms by now: its line is there, or comes soon.
+    let what = "the quiet receiver's line saying it stopped";
+    let (arrived, line) = match quiet.next_within(Duration::from_secs(3)) {
+        Ok(Some(timed)) => timed,
+        Ok(None) => (Instant::now(), String::new()),
+        Err(()) => panic!(
+            "a receiver that gets no datagram at all counts its idle time from its start: it \
+             should print {BYE:?} and exit 900 ms after it started; {:?} after it started, it \
+             has printed nothing",
+            quiet_started.elapsed()
+        ),
+    };
+    let rest = quiet.rest(what);
+    assert!(
+        line == BYE && rest.is_empty(),
+        "a receiver that gets no datagram at all counts its idle time from its start: it \
+         should print {BYE:?} and exit 900 ms after it started; it printed {:#?}",
+        [vec![line], rest].concat()
+    );
+    assert!(
+        arrived - quiet_started >= idle,
+        "a receiver that gets no datagram at all should stop 900 ms after it started, not \
+         before; it stopped after {:?}",
+        arrived - quiet_started
+    );
+    assert_eq!(quiet.status(), Some(0), "the exit status after --idle");
 }
