@@ -436,7 +436,7 @@ fn every_relative_link_points_to_a_file() {
 }
 
 /// The `exercise_*` checks of every test file, as (test file stem, check name).
-fn exercise_checks() -> Vec<(String, String)> {
+fn listed_exercise_checks() -> Vec<(String, String)> {
     let mut found = Vec::new();
     for entry in fs::read_dir(root().join("tests")).unwrap() {
         let path = entry.unwrap().path();
@@ -460,7 +460,7 @@ fn exercise_checks() -> Vec<(String, String)> {
 /// run by `.ci/run`, applies them); and every solutions folder belongs to a real check.
 #[test]
 fn every_exercise_has_a_hint_a_solution_and_known_mistakes() {
-    let checks = exercise_checks();
+    let checks = listed_exercise_checks();
     assert!(!checks.is_empty(), "no exercise_* checks found");
     let mut problems = Vec::new();
     for (chapter, name) in &checks {
