@@ -97,7 +97,7 @@ fn non_blocking() -> anyhow::Result<()> {
         Err(e) => bail!("read failed: {e}"),
     }
     // Once data has arrived, the same call returns it. A real program would ask the OS when
-    // the socket is ready (poll, epoll: a later chapter); here we retry a bounded number of
+    // the socket is ready (poll, epoll: chapter 19); here we retry a bounded number of
     // times, briefly, because the bytes are already on their way through loopback.
     peer.write_all(b"hello")
         .context("the peer could not write")?;
