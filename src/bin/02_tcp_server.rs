@@ -143,10 +143,13 @@ fn run() -> anyhow::Result<()> {
         // returns the error, and drops the closure with the stream in it, which closes that
         // client's connection. The server goes on.
         let spawned = thread::Builder::new().spawn(move || {
-            let _place = place; // given back when this thread ends
             logln!("Accept new connection from {peer}...");
             // The conversation itself is in src/hello.rs, shared with chapters 09 and 18.
-            let result = serve_hello(stream, pause);
+            let result = serve_hello(&stream, pause);
+            // The place is given back before the connection closes, so that a client who
+            // sees the close and comes straight back finds it free.
+            drop(place);
+            drop(stream);
             logln!("Connection from {peer} {}", farewell(&result, idle));
         });
         if let Err(e) = spawned {

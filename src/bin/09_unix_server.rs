@@ -124,7 +124,6 @@ fn run() -> anyhow::Result<()> {
         };
         // If no thread can be had, the connection is closed and the loop goes on.
         spawn_client(format!("connection #{count}"), move || {
-            let _place = place;
             logln!("Accept new connection #{count}...");
             // The protocol is chapter 02's, shared in src/hello.rs: only the socket changed.
             // A client that sends nothing for `idle` is disconnected, as in chapter 02.
@@ -133,6 +132,8 @@ fn run() -> anyhow::Result<()> {
                 .and(stream.set_write_timeout(Some(idle)))
                 .context("could not set the idle timeout")
                 .and_then(|()| serve_hello(&stream, None));
+            drop(place); // given back before the close, as in chapter 02
+            drop(stream);
             logln!("Connection #{count} {}", farewell(&result, idle));
         });
     }

@@ -125,9 +125,9 @@ fn run() -> anyhow::Result<()> {
         // or never finishes its handshake must not stop us from accepting the next one.
         let acceptor = acceptor.clone();
         spawn_client(peer, move || {
-            let _place = place;
             logln!("Accept new connection from {peer}...");
             let result = serve(&acceptor, stream, limits, peer);
+            drop(place); // given back before the goodbye line, as in chapter 02
             logln!("Connection from {peer} {}", farewell(&result, limits.idle));
         });
     }
