@@ -18,9 +18,12 @@
 //!   connection is closed and the server goes on.
 //! - **A bound on clients.** A thread per client costs memory (10,000 idle clients held 10,002
 //!   threads and 96 MB in 02), so `ClientLimit` counts them and turns away one too many.
+//! - **Timeouts that are deadlines.** A read timeout starts again with every read, so a client
+//!   that sends one byte now and then is never timed out. `Deadline` makes every read and
+//!   write of a stream end by one fixed instant (chapter 18's handshake).
 
 use std::fmt::Display;
-use std::io;
+use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 #[cfg(unix)]
 use std::os::unix::net::{SocketAddr as UnixAddr, UnixListener, UnixStream};
@@ -152,6 +155,78 @@ pub fn spawn_client(who: impl Display, serve: impl FnOnce() + Send + 'static) {
     }
 }
 
+// ANCHOR: farewell
+/// The end of the log line about a finished conversation: `closed.`, or `closed: WHY`. An
+/// expired read or write timeout shows up on Linux as `WouldBlock`, "Resource temporarily
+/// unavailable", which would tell the reader nothing; it is named as the idle timeout instead.
+pub fn farewell(result: &anyhow::Result<()>, idle: Duration) -> String {
+    match result {
+        Ok(()) => "closed.".to_string(),
+        Err(e) if timed_out(e) => format!(
+            "closed: {e}: timed out after {} s (--idle-timeout)",
+            idle.as_secs_f64()
+        ),
+        Err(e) => format!("closed: {e:#}"),
+    }
+}
+// ANCHOR_END: farewell
+
+/// Is the cause of `e` an expired timeout (`WouldBlock` on Linux, `TimedOut` elsewhere)?
+pub fn timed_out(e: &anyhow::Error) -> bool {
+    e.chain().any(|cause| {
+        cause.downcast_ref::<io::Error>().is_some_and(|e| {
+            matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            )
+        })
+    })
+}
+
+// ANCHOR: deadline
+/// A TCP stream whose reads and writes must all be done by `until`. Before each one, the
+/// socket's timeout is set to the time that is left, so a peer that sends one byte every
+/// second cannot stretch the wait: when the time is up, reads and writes fail with
+/// `WouldBlock`, as an expired timeout does. With `until` set to `None`, the socket's own
+/// timeouts apply again.
+pub struct Deadline {
+    pub stream: TcpStream,
+    pub until: Option<Instant>,
+}
+
+impl Deadline {
+    /// Sets the socket's timeouts to the time left, or fails when none is left.
+    fn arm(&self) -> io::Result<()> {
+        let Some(until) = self.until else {
+            return Ok(());
+        };
+        let left = until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(io::Error::new(io::ErrorKind::WouldBlock, "deadline passed"));
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.set_write_timeout(Some(left))
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.read(buffer)
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.write(bytes)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+// ANCHOR_END: deadline
+
 /// Counts the clients being served, so that a server can turn away one too many.
 #[derive(Clone)]
 pub struct ClientLimit {
@@ -221,6 +296,65 @@ mod tests {
         let emfile = io::Error::from_raw_os_error(24);
         assert!(!concerns_one_connection(&emfile));
         assert!(!concerns_one_connection(&io::Error::from(OutOfMemory)));
+    }
+
+    #[test]
+    fn a_deadline_is_not_stretched_by_a_peer_that_drips() {
+        let (ours, mut theirs) = crate::loopback_pair().unwrap();
+        // The peer drips a byte every 50 ms for up to 2 s: a per-read timeout of 300 ms
+        // would never expire.
+        let dripper = thread::spawn(move || {
+            for _ in 0..40 {
+                if theirs.write_all(b"x").is_err() {
+                    return;
+                }
+                thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let started = Instant::now();
+        let mut stream = Deadline {
+            stream: ours,
+            until: Some(started + Duration::from_millis(300)),
+        };
+        let mut buffer = [0u8; 1];
+        let mut got = 0;
+        let error = loop {
+            match stream.read(&mut buffer) {
+                Ok(0) => panic!("the peer closed before the deadline"),
+                Ok(n) => got += n,
+                Err(e) => break e,
+            }
+        };
+        assert_eq!(error.kind(), io::ErrorKind::WouldBlock);
+        assert!(got >= 2, "the peer was dripping: {got} bytes");
+        let took = started.elapsed();
+        assert!(took < Duration::from_millis(1000), "took {took:?}");
+        // Cleared, the deadline no longer applies: the next byte is read.
+        stream.until = None;
+        stream
+            .stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        assert_eq!(stream.read(&mut buffer).unwrap(), 1);
+        drop(stream);
+        dripper.join().unwrap();
+    }
+
+    #[test]
+    fn farewell_names_the_idle_timeout() {
+        use anyhow::Context;
+        let idle = Duration::from_millis(500);
+        assert_eq!(farewell(&Ok(()), idle), "closed.");
+        let expired: anyhow::Result<()> =
+            Err(io::Error::from(io::ErrorKind::WouldBlock)).context("reading a message");
+        assert_eq!(
+            farewell(&expired, idle),
+            "closed: reading a message: timed out after 0.5 s (--idle-timeout)"
+        );
+        let reset: anyhow::Result<()> =
+            Err(io::Error::from(io::ErrorKind::ConnectionReset)).context("reading a message");
+        assert!(farewell(&reset, idle).starts_with("closed: reading a message: "));
+        assert!(!farewell(&reset, idle).contains("idle"));
     }
 
     #[test]

@@ -8,9 +8,7 @@ mod common;
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
-use std::path::Path;
 use std::process::Command;
-use std::time::{Duration, Instant};
 
 use common::unix::{TempDir, connect_unix, read_once_unix, run_unprivileged};
 use common::{Server, run};
@@ -149,30 +147,6 @@ fn a_file_that_is_not_a_socket_is_never_removed() {
         format!("error: {path} exists and is not a socket file; refusing to replace it\n")
     );
     assert_eq!(std::fs::read_to_string(&path).unwrap(), "keep me");
-}
-
-#[test]
-fn ctrl_c_stops_it_and_removes_the_socket_file() {
-    let dir = TempDir::new("09-ctrlc");
-    let path = dir.join("hello.sock");
-    let mut server = start(&path);
-    let started = Instant::now();
-    server.interrupt();
-    let (status, lines) = server.wait_exit();
-    assert!(status.success(), "{status:?}");
-    assert_eq!(
-        lines.last().map(String::as_str),
-        Some(
-            format!("Ctrl-C received: stopped accepting connections and removed {path}. Bye.")
-                .as_str()
-        )
-    );
-    assert!(!Path::new(&path).exists(), "the socket file must be gone");
-    assert!(
-        started.elapsed() < Duration::from_secs(1),
-        "{:?}",
-        started.elapsed()
-    );
 }
 
 #[test]

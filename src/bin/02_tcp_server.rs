@@ -15,23 +15,30 @@
 //! `Listening on 127.0.0.1:9999` first, then one line when a client arrives and one when it
 //! leaves. Ctrl-C stops it.
 
+use std::io::Write;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use socket_workbook::hello::serve_hello;
+use socket_workbook::logln;
+use socket_workbook::server::{ClientLimit, PAUSE, concerns_one_connection, farewell};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
 const USAGE: &str = "\
-usage: 02_tcp_server [ADDR] [--slow] [--backlog N]
+usage: 02_tcp_server [ADDR] [--slow] [--backlog N] [--max-clients N] [--idle-timeout SECS]
 
-  ADDR         IP:PORT to listen on (default 127.0.0.1:9999; port 0 picks a free port)
-  --slow       wait one second before each reply, as the notes' server does
-  --backlog N  how many connections may wait to be accepted (default 128; the notes use 5)
+  ADDR                 IP:PORT to listen on (default 127.0.0.1:9999; port 0 picks a free port)
+  --slow               wait one second before each reply, as the notes' server does
+  --backlog N          how many connections may wait to be accepted (default 128; the notes use 5)
+  --max-clients N      how many clients are served at once (default 1000); one more gets
+                       `Busy, try later.` and is disconnected
+  --idle-timeout SECS  a client that sends nothing for this long is disconnected (default 300;
+                       fractions such as 0.5 are fine)
 
 The first line printed is the address really bound: `Listening on IP:PORT`.
 Stop the server with Ctrl-C.
@@ -48,6 +55,15 @@ fn run() -> anyhow::Result<()> {
     if backlog < 1 {
         args.usage_error("--backlog must be at least 1");
     }
+    let max_clients: usize = args.option("--max-clients").unwrap_or(1000);
+    if max_clients < 1 {
+        args.usage_error("--max-clients must be at least 1");
+    }
+    let idle: f64 = args.option("--idle-timeout").unwrap_or(300.0);
+    if !(0.001..=86400.0).contains(&idle) {
+        args.usage_error("--idle-timeout must be from 0.001 to 86400 seconds");
+    }
+    let idle = Duration::from_secs_f64(idle);
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     args.finish();
 
@@ -80,34 +96,68 @@ fn run() -> anyhow::Result<()> {
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
-    println!("Listening on {local}");
+    logln!("Listening on {local}");
 
     // ANCHOR: accept_loop
+    let clients = ClientLimit::new(max_clients);
+    let mut last_said: Option<Instant> = None;
     loop {
         // Python: sock, addr = s.accept()
-        let (stream, peer) = match listener.accept() {
-            Ok(connection) => connection,
-            // A client that gave up while waiting in the queue: not our problem, carry on.
-            Err(e) => {
-                println!("accept failed: {e}");
-                continue;
-            }
-        };
+        let accepted = listener.accept();
+        // Ctrl-C set `stop`, then connected to us: that connection woke this `accept`.
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        // Python: threading.Thread(target=tcplink, args=(sock, addr)).start()
-        thread::spawn(move || {
-            println!("Accept new connection from {peer}...");
-            // The conversation itself is in src/hello.rs, shared with chapters 09 and 18.
-            match serve_hello(stream, pause) {
-                Ok(()) => println!("Connection from {peer} closed."),
-                Err(e) => println!("Connection from {peer} closed: {e:#}"),
+        let (mut stream, peer) = match accepted {
+            Ok(connection) => connection,
+            // A client that gave up while waiting in the queue, or a signal: try again now.
+            Err(e) if concerns_one_connection(&e) => continue,
+            // Anything else is the server's own trouble, most often "Too many open files"
+            // (EMFILE): no descriptor is left for the new connection, which stays queued.
+            // Trying again at once fails at once, a million times a second; so pause, say so
+            // at most once a second, and try again. Ctrl-C is seen after each try.
+            Err(e) => {
+                if last_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                    logln!("accept failed: {e}; pausing, trying again every 100 ms");
+                    last_said = Some(Instant::now());
+                }
+                thread::sleep(PAUSE);
+                continue;
             }
+        };
+        // Each client costs a thread: beyond --max-clients, say so and hang up.
+        let Some(place) = clients.try_enter() else {
+            logln!("Turned away {peer}: {max_clients} clients already connected.");
+            let _ = stream.write_all(b"Busy, try later.");
+            continue; // dropping `stream` closes the connection
+        };
+        // No client may keep its thread for ever: a read or a write that waits longer than
+        // the idle timeout fails, and that ends the conversation.
+        let read_timeout = stream.set_read_timeout(Some(idle));
+        if let Err(e) = read_timeout.and(stream.set_write_timeout(Some(idle))) {
+            logln!("could not set the idle timeout for {peer}: {e}; connection closed");
+            continue;
+        }
+        // Python: threading.Thread(target=tcplink, args=(sock, addr)).start()
+        // `thread::spawn` panics when the system has no thread to give; `Builder::spawn`
+        // returns the error, and drops the closure with the stream in it, which closes that
+        // client's connection. The server goes on.
+        let spawned = thread::Builder::new().spawn(move || {
+            logln!("Accept new connection from {peer}...");
+            // The conversation itself is in src/hello.rs, shared with chapters 09 and 18.
+            let result = serve_hello(&stream, pause);
+            // The place is given back before the connection closes, so that a client who
+            // sees the close and comes straight back finds it free.
+            drop(place);
+            drop(stream);
+            logln!("Connection from {peer} {}", farewell(&result, idle));
         });
+        if let Err(e) = spawned {
+            logln!("could not start a thread for {peer}: {e}; connection closed");
+        }
     }
     // ANCHOR_END: accept_loop
 
-    println!("Ctrl-C received: stopped accepting connections. Bye.");
+    logln!("Ctrl-C received: stopped accepting connections. Bye.");
     Ok(())
 }

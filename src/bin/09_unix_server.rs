@@ -22,21 +22,25 @@ use std::process::ExitCode;
 use {
     anyhow::{Context, anyhow, bail},
     socket_workbook::hello::serve_hello,
+    socket_workbook::logln,
+    socket_workbook::server::{ClientLimit, connections, farewell, spawn_client},
     socket_workbook::{Args, report, stop_on_ctrl_c},
-    std::io::ErrorKind,
+    std::io::{ErrorKind, Write},
     std::os::unix::fs::FileTypeExt,
     std::os::unix::net::{UnixListener, UnixStream},
     std::path::{Path, PathBuf},
-    std::sync::atomic::Ordering,
-    std::thread,
+    std::time::Duration,
 };
 
 #[cfg(unix)]
 const USAGE: &str = "\
-usage: 09_unix_server [PATH]
+usage: 09_unix_server [PATH] [--max-clients N] [--idle-timeout SECS]
 
-  PATH    where to create the socket file (default /tmp/socket-workbook.sock);
-          at most 107 bytes on Linux
+  PATH                 where to create the socket file (default /tmp/socket-workbook.sock);
+                       at most 107 bytes on Linux
+  --max-clients N      how many clients are served at once (default 1000); one more gets
+                       `Busy, try later.` and is disconnected
+  --idle-timeout SECS  a client that sends nothing for this long is disconnected (default 300)
 
 The first line printed is `Listening on PATH`.
 Stop the server with Ctrl-C; it removes the socket file.
@@ -57,6 +61,15 @@ fn main() -> ExitCode {
 #[cfg(unix)]
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
+    let max_clients: usize = args.option("--max-clients").unwrap_or(1000);
+    if max_clients < 1 {
+        args.usage_error("--max-clients must be at least 1");
+    }
+    let idle: f64 = args.option("--idle-timeout").unwrap_or(300.0);
+    if !(0.001..=86400.0).contains(&idle) {
+        args.usage_error("--idle-timeout must be from 0.001 to 86400 seconds");
+    }
+    let idle = Duration::from_secs_f64(idle);
     let path: PathBuf = args.next_or("PATH", "/tmp/socket-workbook.sock");
     if path.as_os_str().is_empty() {
         // An empty path would give an unnamed socket that no client can ever reach.
@@ -78,42 +91,50 @@ fn run() -> anyhow::Result<()> {
     // whoever reads that line may press Ctrl-C at once.
     let wake_path = path.clone();
     let stop = stop_on_ctrl_c(move || {
-        if UnixStream::connect(&wake_path).is_err() {
+        // If no descriptor is left for this connection, the accept loop is pausing (chapter
+        // 02) and sees the flag within 100 ms anyway.
+        if let Err(e) = UnixStream::connect(&wake_path)
+            && e.kind() == ErrorKind::NotFound
+        {
             // Someone deleted our socket file: nothing can reach `accept` any more, so stop
             // right here. (There is no file left to remove.)
-            println!("Ctrl-C received, but {} is gone. Bye.", wake_path.display());
+            logln!("Ctrl-C received, but {} is gone. Bye.", wake_path.display());
             std::process::exit(0);
         }
     })?;
-    println!("Listening on {}", path.display());
+    logln!("Listening on {}", path.display());
     if stale {
-        println!("(removed a stale socket file left by an earlier run)");
+        logln!("(removed a stale socket file left by an earlier run)");
     }
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: accept_loop
+    // The accept loop of chapter 02, from the helper (src/server.rs): it ends on Ctrl-C, and
+    // pauses instead of spinning when file descriptors run out.
+    let clients = ClientLimit::new(max_clients);
     let mut count = 0u64;
-    loop {
-        // Python: conn, addr = s.accept(). A client's address is usually empty ("unnamed"):
-        // clients rarely bind a path of their own, so we number the connections instead.
-        let stream = match listener.accept() {
-            Ok((stream, _addr)) => stream,
-            Err(e) => {
-                println!("accept failed: {e}");
-                continue;
-            }
-        };
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
+    // Python: conn, addr = s.accept(). A client's address is usually empty ("unnamed"):
+    // clients rarely bind a path of their own, so we number the connections instead.
+    for (mut stream, _addr) in connections(&listener, &stop) {
         count += 1;
-        thread::spawn(move || {
-            println!("Accept new connection #{count}...");
+        let Some(place) = clients.try_enter() else {
+            logln!("Turned away connection #{count}: {max_clients} clients already connected.");
+            let _ = stream.write_all(b"Busy, try later.");
+            continue;
+        };
+        // If no thread can be had, the connection is closed and the loop goes on.
+        spawn_client(format!("connection #{count}"), move || {
+            logln!("Accept new connection #{count}...");
             // The protocol is chapter 02's, shared in src/hello.rs: only the socket changed.
-            match serve_hello(stream, None) {
-                Ok(()) => println!("Connection #{count} closed."),
-                Err(e) => println!("Connection #{count} closed: {e:#}"),
-            }
+            // A client that sends nothing for `idle` is disconnected, as in chapter 02.
+            let result = stream
+                .set_read_timeout(Some(idle))
+                .and(stream.set_write_timeout(Some(idle)))
+                .context("could not set the idle timeout")
+                .and_then(|()| serve_hello(&stream, None));
+            drop(place); // given back before the close, as in chapter 02
+            drop(stream);
+            logln!("Connection #{count} {}", farewell(&result, idle));
         });
     }
     // The file is not removed when the listener closes: we must delete it ourselves, or the
@@ -121,7 +142,7 @@ fn run() -> anyhow::Result<()> {
     drop(listener);
     std::fs::remove_file(&path)
         .with_context(|| format!("could not remove the socket file {}", path.display()))?;
-    println!(
+    logln!(
         "Ctrl-C received: stopped accepting connections and removed {}. Bye.",
         path.display()
     );

@@ -23,27 +23,31 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
 use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use socket_workbook::logln;
+use socket_workbook::server::connections;
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
-usage: 17_http_server [ADDR] [DIR] [--threads N] [--queue N] [--timeout SECS]
+usage: 17_http_server [ADDR] [DIR] [--threads N] [--queue N] [--timeout SECS] [--dotfiles]
 
   ADDR            IP:PORT to listen on (default 127.0.0.1:8000; port 0 picks a free port)
   DIR             the directory to serve (default: the workbook's chapters/ directory,
                   found through CARGO_MANIFEST_DIR as it was when the program was built,
                   so the default works from any current directory; a DIR you give is
                   relative to the current directory)
-  --threads N     worker threads in the pool (default 4)
-  --queue N       accepted connections that may wait for a free worker (default 64)
-  --timeout SECS  how long a client may take to send its request, and to take each
-                  piece of the answer (default 10; fractions such as 0.5 are fine)
+  --threads N     worker threads in the pool (default 4; at most 1000)
+  --queue N       accepted connections that may wait for a free worker (default 64;
+                  at most 100000)
+  --timeout SECS  how long a client may take to send its whole request, and then to
+                  take the whole answer (default 10; fractions such as 0.5 are fine)
+  --dotfiles      also serve files and directories whose names start with a dot
+                  (.git, .env); without it they are 404 Not Found
 
 The first line printed is the address really bound: `Listening on IP:PORT`.
 Stop the server with Ctrl-C.
@@ -62,8 +66,13 @@ fn run() -> anyhow::Result<()> {
     let threads: usize = args.option("--threads").unwrap_or(4);
     let queue: usize = args.option("--queue").unwrap_or(64);
     let timeout: f64 = args.option("--timeout").unwrap_or(10.0);
-    if threads == 0 || queue == 0 {
-        args.usage_error("--threads and --queue must be at least 1");
+    let dotfiles = args.flag("--dotfiles");
+    // Checked before anything is bound or allocated: a queue of 10^11 places would abort.
+    if !(1..=1000).contains(&threads) {
+        args.usage_error("--threads must be from 1 to 1000");
+    }
+    if !(1..=100_000).contains(&queue) {
+        args.usage_error("--queue must be from 1 to 100000");
     }
     if !(0.001..=86400.0).contains(&timeout) {
         args.usage_error("--timeout must be from 0.001 to 86400 seconds");
@@ -95,8 +104,8 @@ fn run() -> anyhow::Result<()> {
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
-    println!("Listening on {local}");
-    println!("Serving {} with {threads} worker threads", root.display());
+    logln!("Listening on {local}");
+    logln!("Serving {} with {threads} worker threads", root.display());
 
     // ANCHOR: pool
     // The queue holds at most `queue` connections. The workers share its receiving end; the
@@ -104,26 +113,19 @@ fn run() -> anyhow::Result<()> {
     let (sender, receiver) = mpsc::sync_channel::<(TcpStream, SocketAddr)>(queue);
     let receiver = Arc::new(Mutex::new(receiver));
     let root = Arc::new(root);
-    for _ in 0..threads {
+    for n in 0..threads {
         let receiver = Arc::clone(&receiver);
         let root = Arc::clone(&root);
-        thread::spawn(move || worker(&receiver, &root, timeout));
+        // Builder returns an error where thread::spawn would panic (chapter 02).
+        thread::Builder::new()
+            .spawn(move || worker(&receiver, &root, timeout, dotfiles))
+            .with_context(|| format!("could not start worker thread {n} of {threads}"))?;
     }
     // ANCHOR_END: pool
 
     // ANCHOR: accept_loop
-    loop {
-        // Python: sock, addr = s.accept()
-        let (stream, peer) = match listener.accept() {
-            Ok(connection) => connection,
-            Err(e) => {
-                println!("accept failed: {e}");
-                continue;
-            }
-        };
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
+    // The accept loop of chapter 02, from the helper (src/server.rs).
+    for (stream, peer) in connections(&listener, &stop) {
         // When the queue is full, `send` waits for a worker to take one. Meanwhile we do not
         // accept, and new clients wait in the listen backlog (chapter 02): the server slows
         // down instead of starting ever more threads.
@@ -133,13 +135,18 @@ fn run() -> anyhow::Result<()> {
     }
     // ANCHOR_END: accept_loop
 
-    println!("Ctrl-C received: stopped accepting connections. Bye.");
+    logln!("Ctrl-C received: stopped accepting connections. Bye.");
     Ok(())
 }
 
 // ANCHOR: worker
 /// One worker thread: takes connections off the queue and serves each, one at a time.
-fn worker(receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, root: &Path, timeout: Duration) {
+fn worker(
+    receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>,
+    root: &Path,
+    timeout: Duration,
+    dotfiles: bool,
+) {
     loop {
         // Hold the lock only while taking one connection: the guard is dropped at the end of
         // this statement, so another worker can wait for the next one while we serve.
@@ -155,15 +162,18 @@ fn worker(receiver: &Mutex<Receiver<(TcpStream, SocketAddr)>>, root: &Path, time
             status: "-".to_string(),
             sent: 0,
         };
-        let problem = match serve(&mut stream, root, timeout, &mut log) {
+        let problem = match serve(&mut stream, root, timeout, dotfiles, &mut log) {
             Ok(()) => String::new(),
-            Err(e) => format!(" ({e})"),
+            Err(e) => format!(" ({})", cause(&e, timeout)),
         };
         // One access-log line per request: who, what they asked (quoted, so that odd bytes
-        // cannot fake a log line), the status, and how many body bytes were sent.
-        println!(
+        // cannot fake a log line), the status, and how many body bytes were really sent
+        // (all of them, unless the line ends with the cause of a failure).
+        logln!(
             "{peer} {:?} {} {}{problem}",
-            log.request, log.status, log.sent
+            log.request,
+            log.status,
+            log.sent
         );
         finish(stream, timeout);
     }
@@ -175,11 +185,32 @@ struct Log {
     status: String,
     sent: u64,
 }
+
+/// Why a connection failed, in plain words. A write timeout shows up on Linux as
+/// `WouldBlock`, "Resource temporarily unavailable", which says nothing to a reader.
+fn cause(e: &io::Error, timeout: Duration) -> String {
+    match e.kind() {
+        ErrorKind::WouldBlock | ErrorKind::TimedOut => format!(
+            "timed out: the client did not take the whole answer within {} s",
+            timeout.as_secs_f64()
+        ),
+        ErrorKind::BrokenPipe | ErrorKind::ConnectionReset => {
+            "the client closed the connection".to_string()
+        }
+        _ => e.to_string(),
+    }
+}
 // ANCHOR_END: worker
 
 // ANCHOR: serve
 /// Serves one request, noting in `log` what happened. An error means the connection failed.
-fn serve(stream: &mut TcpStream, root: &Path, timeout: Duration, log: &mut Log) -> io::Result<()> {
+fn serve(
+    stream: &mut TcpStream,
+    root: &Path,
+    timeout: Duration,
+    dotfiles: bool,
+    log: &mut Log,
+) -> io::Result<()> {
     stream.set_write_timeout(Some(timeout))?;
     let head = match read_head(stream, timeout) {
         Head::Complete(head) => head,
@@ -202,7 +233,7 @@ fn serve(stream: &mut TcpStream, root: &Path, timeout: Duration, log: &mut Log) 
     if method != "GET" && method != "HEAD" {
         return send_error(stream, log, method, 405);
     }
-    let path = match resolve(root, target) {
+    let path = match resolve(root, target, dotfiles) {
         Ok(path) => path,
         Err(status) => return send_error(stream, log, method, status),
     };
@@ -215,9 +246,45 @@ fn serve(stream: &mut TcpStream, root: &Path, timeout: Duration, log: &mut Log) 
     if method == "GET" {
         // HEAD gets the same headers as GET, and no body. GET gets the file, copied from
         // the disk to the socket in pieces, so even a huge file needs little memory.
-        log.sent = io::copy(&mut file, stream)?;
+        let deadline = Instant::now() + timeout;
+        send_file(&mut file, stream, deadline, &mut log.sent)?;
     }
     Ok(())
+}
+
+/// Copies `file` to the client by `deadline`, adding to `sent` what the socket took. A
+/// timeout per write would not do: a client that reads a little now and then makes every
+/// write succeed, and could keep this worker for hours (4 such clients took the whole pool).
+fn send_file(
+    file: &mut File,
+    stream: &mut TcpStream,
+    deadline: Instant,
+    sent: &mut u64,
+) -> io::Result<()> {
+    let mut buffer = vec![0u8; 64 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(());
+        }
+        let mut piece = &buffer[..n];
+        while !piece.is_empty() {
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(ErrorKind::TimedOut.into());
+            }
+            stream.set_write_timeout(Some(left))?;
+            match stream.write(piece) {
+                Ok(0) => return Err(ErrorKind::WriteZero.into()),
+                Ok(written) => {
+                    *sent += written as u64;
+                    piece = &piece[written..];
+                }
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
 }
 // ANCHOR_END: serve
 
@@ -276,7 +343,7 @@ fn read_head(stream: &mut TcpStream, timeout: Duration) -> Head {
 // ANCHOR: resolve
 /// Finds the file that `target` (such as `/notes/a%20b.md?x=1`) names inside `root`, or the
 /// status to answer. `root` is canonical: absolute, with every symbolic link resolved.
-fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
+fn resolve(root: &Path, target: &str, dotfiles: bool) -> Result<PathBuf, u16> {
     // The query (`?x=1`) does not name a file.
     let path = target.split('?').next().unwrap_or_default();
     // Decode `%20` and friends first: `%2e%2e` is `..` in disguise.
@@ -289,6 +356,8 @@ fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
         match part {
             "" | "." => {}
             ".." => return Err(404),
+            // `.git`, `.env`: names that start with a dot are hidden, and often secret.
+            name if name.starts_with('.') && !dotfiles => return Err(404),
             name => file.push(name),
         }
     }
@@ -303,6 +372,15 @@ fn resolve(root: &Path, target: &str) -> Result<PathBuf, u16> {
     }
     if !real.starts_with(root) || !real.is_file() {
         return Err(404); // outside root, or not a plain file (a device or a pipe, say)
+    }
+    // A link with a plain name may point at a hidden file: look at the real path too.
+    let hidden = |part: std::path::Component| part.as_os_str().to_string_lossy().starts_with('.');
+    if !dotfiles
+        && real
+            .strip_prefix(root)
+            .is_ok_and(|inside| inside.components().any(hidden))
+    {
+        return Err(404);
     }
     Ok(real)
 }

@@ -23,13 +23,13 @@ use std::fs;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::Ordering;
-use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use native_tls::{HandshakeError, Identity, TlsAcceptor};
 use socket_workbook::hello::serve_hello;
+use socket_workbook::logln;
+use socket_workbook::server::{ClientLimit, Deadline, connections, farewell, spawn_client};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -41,7 +41,11 @@ usage: 18_tls_server [ADDR] --cert CERT.pem --key KEY.pem
   --key KEY.pem          its private key, unencrypted PKCS#8 PEM (BEGIN PRIVATE KEY)
   --pkcs12 FILE.p12      certificate and key in one PKCS#12 file, instead of --cert and --key
   --password PW          the PKCS#12 file's password (default: empty)
-  --handshake-timeout S  seconds a client may take to finish the TLS handshake (default 10)
+  --handshake-timeout S  seconds a client may take for the whole TLS handshake (default 10)
+  --idle-timeout S       after the handshake, a client that sends nothing for this long is
+                         disconnected (default 300)
+  --max-clients N        how many clients are served at once (default 1000); one more is
+                         disconnected before the handshake
 
 scripts/make_cert.sh makes all three files for localhost and 127.0.0.1.
 The first line printed is the address really bound: `Listening on IP:PORT`.
@@ -58,7 +62,9 @@ fn run() -> anyhow::Result<()> {
     let key: Option<PathBuf> = args.option("--key");
     let pkcs12: Option<PathBuf> = args.option("--pkcs12");
     let password: String = args.option("--password").unwrap_or_default();
-    let seconds: u64 = args.option("--handshake-timeout").unwrap_or(10);
+    let handshake: f64 = args.option("--handshake-timeout").unwrap_or(10.0);
+    let idle: f64 = args.option("--idle-timeout").unwrap_or(300.0);
+    let max_clients: usize = args.option("--max-clients").unwrap_or(1000);
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     let identity = match (cert, key, pkcs12) {
         (Some(cert), Some(key), None) => load_pem(&cert, &key)?,
@@ -67,11 +73,19 @@ fn run() -> anyhow::Result<()> {
             "give --cert and --key, or --pkcs12, not both (scripts/make_cert.sh makes them)",
         ),
     };
-    if seconds == 0 {
-        args.usage_error("--handshake-timeout must be at least 1 second");
+    for (name, seconds) in [("--handshake-timeout", handshake), ("--idle-timeout", idle)] {
+        if !(0.001..=86400.0).contains(&seconds) {
+            args.usage_error(format!("{name} must be from 0.001 to 86400 seconds"));
+        }
+    }
+    if max_clients < 1 {
+        args.usage_error("--max-clients must be at least 1");
     }
     args.finish();
-    let handshake_limit = Duration::from_secs(seconds);
+    let limits = Limits {
+        handshake: Duration::from_secs_f64(handshake),
+        idle: Duration::from_secs_f64(idle),
+    };
 
     // ANCHOR: acceptor
     // Python: ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); ctx.load_cert_chain(cert, key)
@@ -95,35 +109,39 @@ fn run() -> anyhow::Result<()> {
     let stop = stop_on_ctrl_c(move || {
         let _ = TcpStream::connect(local);
     })?;
-    println!("Listening on {local}");
+    logln!("Listening on {local}");
 
     // ANCHOR: accept_loop
-    loop {
-        let (stream, peer) = match listener.accept() {
-            Ok(connection) => connection,
-            Err(e) => {
-                println!("accept failed: {e}");
-                continue;
-            }
+    // The accept loop of chapter 02, from the helper (src/server.rs).
+    let clients = ClientLimit::new(max_clients);
+    for (stream, peer) in connections(&listener, &stop) {
+        // Beyond --max-clients, hang up before the handshake: a TLS client could not read a
+        // plain-text "busy" anyway, and a handshake costs CPU.
+        let Some(place) = clients.try_enter() else {
+            logln!("Turned away {peer}: {max_clients} clients already connected.");
+            continue;
         };
-        if stop.load(Ordering::SeqCst) {
-            break;
-        }
         // The handshake runs in the connection's own thread, never here: a client that is slow
         // or never finishes its handshake must not stop us from accepting the next one.
         let acceptor = acceptor.clone();
-        thread::spawn(move || {
-            println!("Accept new connection from {peer}...");
-            match serve(&acceptor, stream, handshake_limit, peer) {
-                Ok(()) => println!("Connection from {peer} closed."),
-                Err(e) => println!("Connection from {peer} closed: {e:#}"),
-            }
+        spawn_client(peer, move || {
+            logln!("Accept new connection from {peer}...");
+            let result = serve(&acceptor, stream, limits, peer);
+            drop(place); // given back before the goodbye line, as in chapter 02
+            logln!("Connection from {peer} {}", farewell(&result, limits.idle));
         });
     }
     // ANCHOR_END: accept_loop
 
-    println!("Ctrl-C received: stopped accepting connections. Bye.");
+    logln!("Ctrl-C received: stopped accepting connections. Bye.");
     Ok(())
+}
+
+/// How long a client may take for the handshake, and then between two messages.
+#[derive(Clone, Copy)]
+struct Limits {
+    handshake: Duration,
+    idle: Duration,
 }
 
 // ANCHOR: identity
@@ -163,13 +181,16 @@ fn load_pkcs12(file: &Path, password: &str) -> anyhow::Result<Identity> {
 fn serve(
     acceptor: &TlsAcceptor,
     stream: TcpStream,
-    limit: Duration,
+    limits: Limits,
     peer: SocketAddr,
 ) -> anyhow::Result<()> {
-    // A client that connects and then says nothing would hold this thread forever.
-    stream
-        .set_read_timeout(Some(limit))
-        .context("could not set a read timeout")?;
+    // The whole handshake must be done by one deadline. A plain read timeout would start again
+    // with every byte, so a client that sent one byte every 2 s could keep this thread for
+    // ever; `Deadline` (src/server.rs) sets each read's timeout to the time that is left.
+    let stream = Deadline {
+        stream,
+        until: Some(Instant::now() + limits.handshake),
+    };
     // Python: sock = ctx.wrap_socket(sock, server_side=True)
     let mut tls = match acceptor.accept(stream) {
         Ok(tls) => tls,
@@ -179,19 +200,19 @@ fn serve(
             bail!("TLS handshake failed: {e}; does --key belong to --cert?")
         }
         Err(HandshakeError::Failure(e)) => bail!("TLS handshake failed: {e}"),
-        // With a read timeout, a silent client shows up as a handshake that "would block".
-        Err(HandshakeError::WouldBlock(_)) => {
-            bail!(
-                "TLS handshake failed: no handshake within {} s",
-                limit.as_secs()
-            )
-        }
+        // When the deadline passes, a read "would block".
+        Err(HandshakeError::WouldBlock(_)) => bail!(
+            "TLS handshake failed: no handshake within {} s",
+            limits.handshake.as_secs_f64()
+        ),
     };
-    println!("TLS handshake with {peer} done.");
-    // The conversation may pause as long as the client likes, as in chapter 02.
-    tls.get_ref()
-        .set_read_timeout(None)
-        .context("could not clear the read timeout")?;
+    logln!("TLS handshake with {peer} done.");
+    // From now on, the idle timeout of chapter 02: the deadline goes, per-read timeouts come.
+    tls.get_mut().until = None;
+    let tcp = &tls.get_ref().stream;
+    tcp.set_read_timeout(Some(limits.idle))
+        .and(tcp.set_write_timeout(Some(limits.idle)))
+        .context("could not set the idle timeout")?;
     // The conversation of chapter 02, from src/hello.rs, unchanged: it takes any stream that
     // can be read and written, and reads and writes on a `TlsStream` decrypt and encrypt.
     serve_hello(&mut tls, None)?;

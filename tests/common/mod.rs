@@ -71,6 +71,17 @@ impl Server {
 
     /// Starts a prepared command and waits for its first stdout line.
     pub fn start_command(command: &mut Command) -> Server {
+        Server::start_with(command, true)
+    }
+
+    /// Starts a prepared command, reads its first stdout line, then closes our end of its
+    /// stdout, as `server | head -n 1` does once `head` has quit: from then on every write
+    /// the server makes to stdout fails (EPIPE). Stderr is still read.
+    pub fn start_closing_stdout(command: &mut Command) -> Server {
+        Server::start_with(command, false)
+    }
+
+    fn start_with(command: &mut Command, keep_stdout: bool) -> Server {
         let mut child = command
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -81,7 +92,18 @@ impl Server {
         let out = child.stdout.take().expect("stdout is piped");
         let err = child.stderr.take().expect("stderr is piped");
         let to_out = sender.clone();
-        thread::spawn(move || forward(out, move |l| to_out.send(Line::Out(l)).is_ok()));
+        if keep_stdout {
+            thread::spawn(move || forward(out, move |l| to_out.send(Line::Out(l)).is_ok()));
+        } else {
+            thread::spawn(move || {
+                let mut reader = BufReader::new(out);
+                let mut first = String::new();
+                let _ = reader.read_line(&mut first);
+                // Closed before the line is handed on, so the server's next write fails.
+                drop(reader);
+                let _ = to_out.send(Line::Out(first.trim_end().to_string()));
+            });
+        }
         thread::spawn(move || forward(err, move |l| sender.send(Line::Err(l)).is_ok()));
         let mut server = Server {
             child,
@@ -302,9 +324,15 @@ pub fn connect(addr: SocketAddr) -> TcpStream {
 /// Reads once (up to 64 KiB) and returns the bytes; panics on timeout or error.
 pub fn read_once(stream: &mut TcpStream) -> Vec<u8> {
     let mut buffer = vec![0u8; 65536];
-    let n = stream
-        .read(&mut buffer)
-        .unwrap_or_else(|e| panic!("read failed: {e}"));
+    let n = loop {
+        match stream.read(&mut buffer) {
+            Ok(n) => break n,
+            // A signal, not a failure: when another test thread spawns a program while a child
+            // exits, SIGCHLD can interrupt a read that has a timeout (signal(7)). Read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read failed: {e}"),
+        }
+    };
     buffer.truncate(n);
     buffer
 }

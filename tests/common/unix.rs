@@ -59,9 +59,15 @@ pub fn connect_unix(path: impl AsRef<Path>) -> UnixStream {
 /// Reads once (up to 64 KiB) and returns the bytes; panics on timeout or error.
 pub fn read_once_unix(stream: &mut UnixStream) -> Vec<u8> {
     let mut buffer = vec![0u8; 65536];
-    let n = stream
-        .read(&mut buffer)
-        .unwrap_or_else(|e| panic!("read failed: {e}"));
+    let n = loop {
+        match stream.read(&mut buffer) {
+            Ok(n) => break n,
+            // A signal, not a failure: when another test thread spawns a program while a child
+            // exits, SIGCHLD can interrupt a read that has a timeout (signal(7)). Read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("read failed: {e}"),
+        }
+    };
     buffer.truncate(n);
     buffer
 }
