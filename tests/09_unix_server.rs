@@ -8,6 +8,7 @@ mod common;
 use std::io::Write;
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
+use std::path::Path;
 use std::process::Command;
 
 use common::unix::{TempDir, connect_unix, read_once_unix, run_unprivileged};
