@@ -96,17 +96,6 @@ fn a_client_that_never_reads_is_not_read_from_and_blocks_nobody() {
 }
 
 #[test]
-fn an_idle_client_is_closed_after_the_idle_timeout() {
-    // The sweep runs every second, so this takes up to a second.
-    hello::idle_client_is_closed(&mut start(&["--idle-timeout", "0.2"]));
-}
-
-#[test]
-fn one_client_too_many_is_told_busy_and_closed() {
-    hello::one_client_too_many_is_told_busy(&start(&["--max-clients", "1"]));
-}
-
-#[test]
 fn bytes_that_are_not_utf8_are_answered_lossily() {
     hello::answers_bad_bytes_lossily(&start(&[]));
 }

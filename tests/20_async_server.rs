@@ -56,16 +56,6 @@ fn partial_writes_lose_nothing() {
 }
 
 #[test]
-fn an_idle_client_is_closed_after_the_idle_timeout() {
-    hello::idle_client_is_closed(&mut start(&["--idle-timeout", "0.2"]));
-}
-
-#[test]
-fn one_client_too_many_is_told_busy_and_closed() {
-    hello::one_client_too_many_is_told_busy(&start(&["--max-clients", "1"]));
-}
-
-#[test]
 fn bytes_that_are_not_utf8_are_answered_lossily() {
     hello::answers_bad_bytes_lossily(&start(&[]));
 }

@@ -60,9 +60,11 @@ struct Row {
     first: &'static str,
     /// The option that sets how long an idle client is kept, if any.
     idle_option: Option<&'static str>,
-    /// For a thread per client: what a client beyond `--max-clients 2` reads before the
-    /// server hangs up.
+    /// With `--max-clients`: what a client beyond `--max-clients 2` reads before the server
+    /// hangs up.
     busy: Option<&'static [u8]>,
+    /// Does every client get a thread of its own (so that a failed spawn must be survived)?
+    thread_per_client: bool,
 }
 
 const TCP_SERVER_02: Row = Row {
@@ -72,6 +74,7 @@ const TCP_SERVER_02: Row = Row {
     first: "Listening on ",
     idle_option: Some("--idle-timeout"),
     busy: Some(b"Busy, try later."),
+    thread_per_client: true,
 };
 const UDP_SERVER_05: Row = Row {
     name: "05_udp_server",
@@ -80,6 +83,7 @@ const UDP_SERVER_05: Row = Row {
     first: "Bound UDP on ",
     idle_option: None,
     busy: None,
+    thread_per_client: false,
 };
 const BROADCAST_RECV_08: Row = Row {
     name: "08_broadcast_recv",
@@ -96,6 +100,19 @@ const HTTP_SERVER_17: Row = Row {
     // A pool of workers, not a thread per client: an idle client gets 408 after --timeout.
     idle_option: Some("--timeout"),
     busy: None,
+    thread_per_client: false,
+    ..TCP_SERVER_02
+};
+const POLL_SERVER_19: Row = Row {
+    name: "19_poll_server",
+    // One thread for all clients: no spawn to fail.
+    thread_per_client: false,
+    ..TCP_SERVER_02
+};
+const ASYNC_SERVER_20: Row = Row {
+    name: "20_async_server",
+    // Tasks on the runtime's threads: no spawn to fail.
+    thread_per_client: false,
     ..TCP_SERVER_02
 };
 const TLS_SERVER_18: Row = Row {
@@ -486,7 +503,7 @@ fn idle_client(row: Row) {
 
 fn max_clients(row: Row) {
     let Some(busy) = row.busy else {
-        return eprintln!("not applicable: {} has no thread per client", row.name);
+        return eprintln!("not applicable: {} has no --max-clients", row.name);
     };
     let fixture = Fixture::new(row);
     let mut server = fixture.start(&["--max-clients", "2"]);
@@ -515,7 +532,7 @@ fn busy_text(busy: &[u8]) -> &str {
 }
 
 fn thread_spawn_failure(row: Row) {
-    if row.busy.is_none() {
+    if !row.thread_per_client {
         return eprintln!("not applicable: {} starts no thread per client", row.name);
     }
     let fixture = Fixture::new(row);
@@ -611,4 +628,6 @@ contract! {
     unix_server_09 => UNIX_SERVER_09,
     http_server_17 => HTTP_SERVER_17,
     tls_server_18 => TLS_SERVER_18,
+    poll_server_19 => POLL_SERVER_19,
+    async_server_20 => ASYNC_SERVER_20,
 }

@@ -100,13 +100,18 @@ fn run() -> anyhow::Result<()> {
     let mut next_token = 2;
     let mut events = Events::with_capacity(1024);
     let mut accept_paused_until: Option<Instant> = None;
+    let mut last_said: Option<Instant> = None;
     let mut last_sweep = Instant::now();
 
     // ANCHOR: event_loop
     while !stop.load(Ordering::SeqCst) {
-        // Wake at least once a second to close idle clients and to end an accept pause.
+        // Wake at least once a second to close idle clients (and sooner to end an accept pause).
         // Python: events = selector.select(timeout=1)
-        match poll.poll(&mut events, Some(Duration::from_secs(1))) {
+        let wait = match accept_paused_until {
+            Some(_) => ACCEPT_PAUSE,
+            None => Duration::from_secs(1),
+        };
+        match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue, // a signal: poll again
             Err(e) => return Err(e).context("poll failed"),
@@ -114,13 +119,24 @@ fn run() -> anyhow::Result<()> {
         for event in events.iter() {
             match event.token() {
                 LISTENER => {
-                    accept_paused_until = accept_all(
+                    let accepted = accept_all(
                         &mut listener,
-                        &mut poll,
+                        &poll,
                         &mut clients,
                         &mut next_token,
                         max_clients,
                     );
+                    if let Err(e) = accepted {
+                        // Out of descriptors (EMFILE) or memory: retrying now would spin a
+                        // core. Stop watching the listener for 100 ms (clients wait in the
+                        // backlog meanwhile), and say so at most once a second.
+                        if last_said.is_none_or(|t| t.elapsed() >= Duration::from_secs(1)) {
+                            logln!("accept failed: {e}; pausing, trying again every 100 ms");
+                            last_said = Some(Instant::now());
+                        }
+                        let _ = poll.registry().deregister(&mut listener);
+                        accept_paused_until = Some(Instant::now() + ACCEPT_PAUSE);
+                    }
                 }
                 WAKER => {} // Ctrl-C: the `while` condition sees the flag
                 token => {
@@ -128,7 +144,7 @@ fn run() -> anyhow::Result<()> {
                     let Some(client) = clients.get_mut(&token) else {
                         continue;
                     };
-                    if let Err(reason) = serve_ready(client, &mut poll, token) {
+                    if let Err(reason) = serve_ready(client, &poll, token) {
                         logln!("Connection from {} closed{reason}", client.peer);
                         clients.remove(&token); // dropping the stream closes the socket
                     }
@@ -141,7 +157,7 @@ fn run() -> anyhow::Result<()> {
             // Registering again makes epoll report the connections still waiting.
             accept_paused_until = None;
             poll.registry()
-                .reregister(&mut listener, LISTENER, Interest::READABLE)
+                .register(&mut listener, LISTENER, Interest::READABLE)
                 .context("could not register the listener again")?;
         }
         if last_sweep.elapsed() >= Duration::from_secs(1) {
@@ -149,7 +165,11 @@ fn run() -> anyhow::Result<()> {
             clients.retain(|_, client| {
                 let keep = client.last_heard.elapsed() < idle;
                 if !keep {
-                    logln!("Connection from {} closed: idle for {idle:?}", client.peer);
+                    let secs = idle.as_secs_f64();
+                    logln!(
+                        "Connection from {} closed: timed out after {secs} s (--idle-timeout)",
+                        client.peer
+                    );
                 }
                 keep
             });
@@ -163,19 +183,19 @@ fn run() -> anyhow::Result<()> {
 
 // ANCHOR: accept
 /// Accepts every connection that is waiting (readiness says "at least one"; we must take them
-/// all, because epoll reports the listener again only when something new arrives). Returns
-/// when to accept again if we ran out of descriptors and stopped listening for a moment.
+/// all, because epoll reports the listener again only when something new arrives). An error
+/// that is the server's own (out of descriptors) is returned, for the loop to pause.
 fn accept_all(
     listener: &mut TcpListener,
-    poll: &mut Poll,
+    poll: &Poll,
     clients: &mut HashMap<Token, Client>,
     next_token: &mut usize,
     max_clients: usize,
-) -> Option<Instant> {
+) -> io::Result<()> {
     loop {
         let (mut stream, peer) = match listener.accept() {
             Ok(connection) => connection,
-            Err(e) if e.kind() == ErrorKind::WouldBlock => return None, // none left waiting
+            Err(e) if e.kind() == ErrorKind::WouldBlock => return Ok(()), // none left waiting
             Err(e)
                 if matches!(
                     e.kind(),
@@ -184,18 +204,12 @@ fn accept_all(
             {
                 continue;
             }
-            Err(e) => {
-                // Out of descriptors (EMFILE) or memory: retrying now would spin a core. Stop
-                // watching the listener for a moment; clients wait in the backlog meanwhile.
-                logln!("accept failed: {e}; pausing, trying again in 100 ms");
-                let _ = poll.registry().deregister(listener);
-                return Some(Instant::now() + ACCEPT_PAUSE);
-            }
+            Err(e) => return Err(e),
         };
         if clients.len() >= max_clients {
             // Best effort: the socket is new, so its send buffer has room for 16 bytes.
             let _ = stream.write(b"Busy, try later.");
-            logln!("Connection from {peer} refused: {max_clients} clients already");
+            logln!("Turned away {peer}: {max_clients} clients already connected.");
             continue; // dropping the stream closes it
         }
         let token = Token(*next_token);
@@ -225,7 +239,7 @@ fn accept_all(
 // ANCHOR: serve_ready
 /// Serves a client whose socket is ready. `Err(reason)` means: close this connection (the
 /// reason is empty for a normal goodbye).
-fn serve_ready(client: &mut Client, poll: &mut Poll, token: Token) -> Result<(), String> {
+fn serve_ready(client: &mut Client, poll: &Poll, token: Token) -> Result<(), String> {
     // First finish any partial write; while output is waiting we read nothing more, so a
     // client that never reads cannot make us pile up replies (this is backpressure).
     flush(client).map_err(|e| format!(": {e}"))?;

@@ -95,7 +95,7 @@ async fn run() -> anyhow::Result<()> {
             }
         };
         let Ok(place) = Arc::clone(&places).try_acquire_owned() else {
-            logln!("Connection from {peer} refused: {max_clients} clients already");
+            logln!("Turned away {peer}: {max_clients} clients already connected.");
             // The new socket's send buffer is empty: these 16 bytes fit without waiting.
             let _ = stream.try_write(b"Busy, try later.");
             continue;
@@ -122,14 +122,19 @@ async fn run() -> anyhow::Result<()> {
 async fn serve(mut stream: TcpStream, idle: Duration) -> anyhow::Result<()> {
     timeout(idle, stream.write_all(b"Welcome!"))
         .await
-        .map_err(|_| anyhow!("the welcome was not read for {idle:?}"))?
+        .map_err(|_| {
+            anyhow!(
+                "the welcome was not read: timed out after {} s (--idle-timeout)",
+                idle.as_secs_f64()
+            )
+        })?
         .context("sending the welcome")?;
     let mut buffer = [0u8; 1024];
     loop {
         // Python: data = sock.recv(1024), or in asyncio: data = await reader.read(1024)
         let n = match timeout(idle, stream.read(&mut buffer)).await {
             Ok(result) => result.context("reading a message")?,
-            Err(_) => bail!("idle for {idle:?}"),
+            Err(_) => bail!("timed out after {} s (--idle-timeout)", idle.as_secs_f64()),
         };
         if n == 0 {
             return Ok(()); // end of stream: the client closed its side
@@ -141,7 +146,12 @@ async fn serve(mut stream: TcpStream, idle: Duration) -> anyhow::Result<()> {
         let reply = format!("Hello, {message}!");
         timeout(idle, stream.write_all(reply.as_bytes()))
             .await
-            .map_err(|_| anyhow!("a reply was not read for {idle:?}"))?
+            .map_err(|_| {
+                anyhow!(
+                    "a reply was not read: timed out after {} s (--idle-timeout)",
+                    idle.as_secs_f64()
+                )
+            })?
             .context("sending a reply")?;
     }
 }

@@ -58,30 +58,6 @@ pub fn exit_and_end_of_stream_close(server: &mut Server) {
     server.expect_line(&format!("Connection from {me} closed."));
 }
 
-/// A client that says nothing is closed after the idle timeout (the server was started with
-/// `--idle-timeout 0.2`), and the log says why.
-pub fn idle_client_is_closed(server: &mut Server) {
-    let mut client = welcomed(server);
-    let me = client.local_addr().unwrap();
-    expect_text("an idle client's end", &read_to_end(&mut client), "");
-    server.expect_line(&format!("Connection from {me} closed: idle for 200ms"));
-}
-
-/// With `--max-clients 1`, a second client is told `Busy, try later.` and closed; once the
-/// first leaves, its place is free.
-pub fn one_client_too_many_is_told_busy(server: &Server) {
-    let mut first = welcomed(server);
-    let mut second = connect(server.socket_addr());
-    expect_text(
-        "one too many",
-        &read_to_end(&mut second),
-        "Busy, try later.",
-    );
-    first.shutdown(Shutdown::Write).unwrap();
-    expect_text("after our end of stream", &read_to_end(&mut first), "");
-    welcomed(server);
-}
-
 /// Bytes that are not UTF-8 are answered with U+FFFD in their place.
 pub fn answers_bad_bytes_lossily(server: &Server) {
     let mut client = welcomed(server);
