@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use common::{TIMEOUT, run};
+use common::{TIMEOUT, run, text};
 use socket_workbook::framing::{DEFAULT_LIMIT, read_frame, read_line, write_frame, write_line};
 
 /// This test program's memory allocator: the system's, but it remembers the largest single
@@ -373,21 +373,70 @@ fn the_program_recovers_every_message_and_refuses_the_hostile_ones() {
     }
 }
 
-// Exercises of chapter 12. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 12_framed_messages -- --ignored`.
+// Exercises of chapter 12. Each fails on the listing as shipped; check one with
+// `scripts/exercises.sh check 12/exercise_limit_option`.
+
+/// Compares the program's stdout with `want` line by line and fails at the first difference,
+/// in words: which line, what was expected there and what came instead (stderr too, if the
+/// program stopped early).
+#[track_caller]
+fn expect_lines(what: &str, output: &common::Output, want: &str) {
+    let got: Vec<&str> = output.stdout.lines().collect();
+    for (i, line) in want.lines().enumerate() {
+        match got.get(i) {
+            Some(&g) if g == line => {}
+            Some(&g) => panic!(
+                "{what}: line {}: expected {}, got {}",
+                i + 1,
+                text(line.as_bytes()),
+                text(g.as_bytes())
+            ),
+            None => panic!(
+                "{what}: line {}: expected {}, but the output ends there (exit status {:?}, \
+                 stderr {})",
+                i + 1,
+                text(line.as_bytes()),
+                output.code(),
+                text(output.stderr.as_bytes())
+            ),
+        }
+    }
+    if let Some(extra) = got.get(want.lines().count()) {
+        panic!(
+            "{what}: expected the end of the output, got {}",
+            text(extra.as_bytes())
+        );
+    }
+}
 
 #[test]
 #[ignore = "exercise: --limit N replaces DEFAULT_LIMIT for the round trips"]
 fn exercise_limit_option() {
-    let output = run("12_framed_messages", &["--limit", "5000"]);
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        "error: a message of 10000 bytes is over the limit of 5000 bytes\n"
-    );
+    // The big message is 10000 bytes: exactly the limit is accepted, by both readers...
     let output = run("12_framed_messages", &["--limit", "10000"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, EXPECTED);
+    expect_lines("with --limit 10000", &output, EXPECTED);
+    assert!(
+        output.code() == Some(0),
+        "with --limit 10000: expected exit status 0, got {:?}; stderr: {}",
+        output.code(),
+        text(output.stderr.as_bytes())
+    );
+    // ...and one byte less is refused by both, in all six round trips; the program goes on
+    // to the end, and the hostile inputs keep their own limit of 100 bytes.
+    let frame = "refused: a message of 10000 bytes is over the limit of 9999 bytes";
+    let line = "refused: a message with no newline in its first 9999 bytes is over the limit";
+    let want: String = EXPECTED
+        .lines()
+        .map(
+            |l| match l.split_once("received 5 messages, exactly as sent") {
+                Some((start, _)) if l.starts_with("  10040") => format!("{start}{frame}\n"),
+                Some((start, _)) => format!("{start}{line}\n"),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect();
+    let output = run("12_framed_messages", &["--limit", "9999"]);
+    expect_lines("with --limit 9999", &output, &want);
 }
 
 #[test]
