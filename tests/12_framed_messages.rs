@@ -439,24 +439,72 @@ fn exercise_limit_option() {
     expect_lines("with --limit 9999", &output, &want);
 }
 
+/// The lines `--netstring` adds to the refused section, in order (limit 100 bytes).
+const NETSTRING_REFUSED: &str = concat!(
+    "  a netstring with no comma: refused: a netstring must end with a comma\n",
+    "  a length with a leading zero: refused: a netstring length cannot start with 0\n",
+    "  a length that is not only digits: refused: a netstring length must be decimal digits\n",
+    "  a length of 9999999999: refused: a netstring of 9999999999 bytes is over the limit of 100 bytes\n",
+    "  a length with no end: refused: a netstring length of more than 10 digits\n",
+    "  a peer that closes mid-netstring: refused: the peer closed the connection in the middle of a 10-byte message\n",
+);
+
 #[test]
 #[ignore = "exercise: --netstring adds a third framing, 5:hello,"]
 fn exercise_netstrings() {
-    let output = run("12_framed_messages", &["--netstring"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let section = output
-        .stdout
-        .split("\nNetstring")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no line starting with Netstring:\n{}", output.stdout));
-    // 10020 bytes of messages, plus for each its length in digits, a colon and a comma.
-    for how in ["1 write", "10040 writes of 1 byte"] {
-        let line = format!("  10040 bytes in {how}: received 5 messages, exactly as sent");
-        assert!(section.contains(&line), "missing {line:?} in:\n{section}");
+    // Under a limit of 1 GiB of address space (the program needs far less), so a reader that
+    // allocates room for 9999999999 bytes before checking the limit fails here, as it would
+    // on a smaller machine, instead of getting untouched memory from a generous kernel.
+    let program = common::bin("12_framed_messages");
+    let mut output = common::run_command(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -v 1048576 && exec \"$0\" \"$@\""])
+            .arg(&program)
+            .arg("--netstring"),
+    );
+    if let Some(line) = output
+        .stderr
+        .lines()
+        .find(|l| l.contains("memory allocation of"))
+    {
+        panic!(
+            "with --netstring: the program ran out of memory ({}): a reader must check a \
+             netstring's length against the limit before it allocates room for the message",
+            text(line.as_bytes())
+        );
     }
+    // The heading's wording after "Netstring" is yours.
+    output.stdout = output
+        .stdout
+        .lines()
+        .map(|l| {
+            if l.starts_with("Netstring") {
+                "Netstring..."
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The same messages with the same splits. On the wire: 10020 bytes of messages, and for
+    // each its length in digits, a colon and a comma (5:hello, ... 0:, ... 10000:...,).
+    let (before, refused) = EXPECTED.split_once("\nWhat").unwrap();
+    let want = format!(
+        "{before}\nNetstring...\n\
+         {}\nWhat{refused}{NETSTRING_REFUSED}",
+        [
+            "1 write",
+            "10040 writes of 1 byte",
+            "27 writes of 1 to 700 bytes (seed 12)",
+        ]
+        .map(|how| format!("  10040 bytes in {how}: received 5 messages, exactly as sent\n"))
+        .concat()
+    );
+    expect_lines("with --netstring", &output, &want);
     assert!(
-        output
-            .stdout
-            .starts_with(EXPECTED.split("\nWhat").next().unwrap())
+        output.code() == Some(0),
+        "with --netstring: expected exit status 0, got {:?}; stderr: {}",
+        output.code(),
+        text(output.stderr.as_bytes())
     );
 }
