@@ -410,7 +410,7 @@ fn expect_lines(what: &str, output: &common::Output, want: &str) {
 }
 
 #[test]
-#[ignore = "exercise: --limit N replaces DEFAULT_LIMIT for the round trips"]
+#[ignore = "exercise: --limit N for both readers; a refused round trip says so and the program goes on"]
 fn exercise_limit_option() {
     // The big message is 10000 bytes: exactly the limit is accepted, by both readers...
     let output = run("12_framed_messages", &["--limit", "10000"]);
@@ -450,7 +450,7 @@ const NETSTRING_REFUSED: &str = concat!(
 );
 
 #[test]
-#[ignore = "exercise: --netstring adds a third framing, 5:hello,"]
+#[ignore = "exercise: --netstring adds a third framing, 5:hello,, and refuses six hostile netstrings"]
 fn exercise_netstrings() {
     // Under a limit of 1 GiB of address space (the program needs far less), so a reader that
     // allocates room for 9999999999 bytes before checking the limit fails here, as it would
