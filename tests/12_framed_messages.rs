@@ -9,7 +9,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 
-use common::{TIMEOUT, run};
+use common::{TIMEOUT, run, text};
 use socket_workbook::framing::{DEFAULT_LIMIT, read_frame, read_line, write_frame, write_line};
 
 /// This test program's memory allocator: the system's, but it remembers the largest single
@@ -373,41 +373,138 @@ fn the_program_recovers_every_message_and_refuses_the_hostile_ones() {
     }
 }
 
-// Exercises of chapter 12. Each fails on the listing as shipped; solve the exercise, then run
-// `cargo test --test 12_framed_messages -- --ignored`.
+// Exercises of chapter 12. Each fails on the listing as shipped; check one with
+// `scripts/exercises.sh check 12/exercise_limit_option`.
 
-#[test]
-#[ignore = "exercise: --limit N replaces DEFAULT_LIMIT for the round trips"]
-fn exercise_limit_option() {
-    let output = run("12_framed_messages", &["--limit", "5000"]);
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        "error: a message of 10000 bytes is over the limit of 5000 bytes\n"
-    );
-    let output = run("12_framed_messages", &["--limit", "10000"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    assert_eq!(output.stdout, EXPECTED);
+/// Compares the program's stdout with `want` line by line and fails at the first difference,
+/// in words: which line, what was expected there and what came instead (stderr too, if the
+/// program stopped early).
+#[track_caller]
+fn expect_lines(what: &str, output: &common::Output, want: &str) {
+    let got: Vec<&str> = output.stdout.lines().collect();
+    for (i, line) in want.lines().enumerate() {
+        match got.get(i) {
+            Some(&g) if g == line => {}
+            Some(&g) => panic!(
+                "{what}: line {}: expected {}, got {}",
+                i + 1,
+                text(line.as_bytes()),
+                text(g.as_bytes())
+            ),
+            None => panic!(
+                "{what}: line {}: expected {}, but the output ends there (exit status {:?}, \
+                 stderr {})",
+                i + 1,
+                text(line.as_bytes()),
+                output.code(),
+                text(output.stderr.as_bytes())
+            ),
+        }
+    }
+    if let Some(extra) = got.get(want.lines().count()) {
+        panic!(
+            "{what}: expected the end of the output, got {}",
+            text(extra.as_bytes())
+        );
+    }
 }
 
 #[test]
-#[ignore = "exercise: --netstring adds a third framing, 5:hello,"]
-fn exercise_netstrings() {
-    let output = run("12_framed_messages", &["--netstring"]);
-    assert_eq!(output.code(), Some(0), "{output:?}");
-    let section = output
-        .stdout
-        .split("\nNetstring")
-        .nth(1)
-        .unwrap_or_else(|| panic!("no line starting with Netstring:\n{}", output.stdout));
-    // 10020 bytes of messages, plus for each its length in digits, a colon and a comma.
-    for how in ["1 write", "10040 writes of 1 byte"] {
-        let line = format!("  10040 bytes in {how}: received 5 messages, exactly as sent");
-        assert!(section.contains(&line), "missing {line:?} in:\n{section}");
-    }
+#[ignore = "exercise: --limit N for both readers; a refused round trip says so and the program goes on"]
+fn exercise_limit_option() {
+    // The big message is 10000 bytes: exactly the limit is accepted, by both readers...
+    let output = run("12_framed_messages", &["--limit", "10000"]);
+    expect_lines("with --limit 10000", &output, EXPECTED);
     assert!(
-        output
-            .stdout
-            .starts_with(EXPECTED.split("\nWhat").next().unwrap())
+        output.code() == Some(0),
+        "with --limit 10000: expected exit status 0, got {:?}; stderr: {}",
+        output.code(),
+        text(output.stderr.as_bytes())
+    );
+    // ...and one byte less is refused by both, in all six round trips; the program goes on
+    // to the end, and the hostile inputs keep their own limit of 100 bytes.
+    let frame = "refused: a message of 10000 bytes is over the limit of 9999 bytes";
+    let line = "refused: a message with no newline in its first 9999 bytes is over the limit";
+    let want: String = EXPECTED
+        .lines()
+        .map(
+            |l| match l.split_once("received 5 messages, exactly as sent") {
+                Some((start, _)) if l.starts_with("  10040") => format!("{start}{frame}\n"),
+                Some((start, _)) => format!("{start}{line}\n"),
+                None => format!("{l}\n"),
+            },
+        )
+        .collect();
+    let output = run("12_framed_messages", &["--limit", "9999"]);
+    expect_lines("with --limit 9999", &output, &want);
+}
+
+/// The lines `--netstring` adds to the refused section, in order (limit 100 bytes).
+const NETSTRING_REFUSED: &str = concat!(
+    "  a netstring with no comma: refused: a netstring must end with a comma\n",
+    "  a length with a leading zero: refused: a netstring length cannot start with 0\n",
+    "  a length that is not only digits: refused: a netstring length must be decimal digits\n",
+    "  a length of 9999999999: refused: a netstring of 9999999999 bytes is over the limit of 100 bytes\n",
+    "  a length with no end: refused: a netstring length of more than 10 digits\n",
+    "  a peer that closes mid-netstring: refused: the peer closed the connection in the middle of a 10-byte message\n",
+);
+
+#[test]
+#[ignore = "exercise: --netstring adds a third framing, 5:hello,, and refuses six hostile netstrings"]
+fn exercise_netstrings() {
+    // Under a limit of 1 GiB of address space (the program needs far less), so a reader that
+    // allocates room for 9999999999 bytes before checking the limit fails here, as it would
+    // on a smaller machine, instead of getting untouched memory from a generous kernel.
+    let program = common::bin("12_framed_messages");
+    let mut output = common::run_command(
+        std::process::Command::new("sh")
+            .args(["-c", "ulimit -v 1048576 && exec \"$0\" \"$@\""])
+            .arg(&program)
+            .arg("--netstring"),
+    );
+    if let Some(line) = output
+        .stderr
+        .lines()
+        .find(|l| l.contains("memory allocation of"))
+    {
+        panic!(
+            "with --netstring: the program ran out of memory ({}): a reader must check a \
+             netstring's length against the limit before it allocates room for the message",
+            text(line.as_bytes())
+        );
+    }
+    // The heading's wording after "Netstring" is yours.
+    output.stdout = output
+        .stdout
+        .lines()
+        .map(|l| {
+            if l.starts_with("Netstring") {
+                "Netstring..."
+            } else {
+                l
+            }
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // The same messages with the same splits. On the wire: 10020 bytes of messages, and for
+    // each its length in digits, a colon and a comma (5:hello, ... 0:, ... 10000:...,).
+    let (before, refused) = EXPECTED.split_once("\nWhat").unwrap();
+    let want = format!(
+        "{before}\nNetstring...\n\
+         {}\nWhat{refused}{NETSTRING_REFUSED}",
+        [
+            "1 write",
+            "10040 writes of 1 byte",
+            "27 writes of 1 to 700 bytes (seed 12)",
+        ]
+        .map(|how| format!("  10040 bytes in {how}: received 5 messages, exactly as sent\n"))
+        .concat()
+    );
+    expect_lines("with --netstring", &output, &want);
+    assert!(
+        output.code() == Some(0),
+        "with --netstring: expected exit status 0, got {:?}; stderr: {}",
+        output.code(),
+        text(output.stderr.as_bytes())
     );
 }

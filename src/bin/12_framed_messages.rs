@@ -129,7 +129,8 @@ fn run() -> anyhow::Result<()> {
         finish(sender)?;
         match result {
             Err(e) => println!("  {what}: refused: {e}"),
-            Ok(got) => bail!("{what}: expected an error, got {got:?}"),
+            Ok(Some(got)) => bail!("{what}: expected an error, got the message {}", show(&got)),
+            Ok(None) => bail!("{what}: expected an error, got a clean end of stream"),
         }
     }
     // ANCHOR_END: refused
