@@ -747,8 +747,10 @@ fn exercise_directory_listing() {
     let site = Site::new();
     let www = site.outer.path().join("www");
     // Names that need escaping in HTML and encoding in a link, one that is not ASCII, a
-    // directory to list below the root, and a link to a directory outside the served one.
+    // directory to list below the root, a link to a directory outside the served one, and a
+    // hidden file (404 without --dotfiles, so it must not be listed either).
     site.outer.write("www/a&b <\"x>.txt", b"odd\n");
+    site.outer.write("www/.env", b"SECRET=1\n");
     site.outer.write("www/笔记.md", b"notes\n");
     site.outer.write("www/sub/inner.txt", b"inner\n");
     fs::create_dir(www.join("links")).unwrap();
@@ -767,6 +769,13 @@ fn exercise_directory_listing() {
         "sub/",
         "笔记.md",
     ];
+    let top = get(addr, "/");
+    let top = String::from_utf8_lossy(&top.body);
+    assert!(
+        !top.contains(".env"),
+        "without --dotfiles, the page must leave out hidden names such as .env (they are 404 \
+         anyway); page: {top}"
+    );
     let page = expect_listing(addr, "/", &root_entries);
     assert!(
         page.contains("a&amp;b &lt;&quot;x&gt;.txt") && page.contains("笔记.md"),
