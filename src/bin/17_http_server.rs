@@ -252,11 +252,11 @@ fn serve(
     Ok(())
 }
 
-/// Copies `file` to the client by `deadline`, adding to `sent` what the socket took. A
+/// Copies `file` (or any reader) to the client by `deadline`, adding to `sent` what the socket took. A
 /// timeout per write would not do: a client that reads a little now and then makes every
 /// write succeed, and could keep this worker for hours (4 such clients took the whole pool).
 fn send_file(
-    file: &mut File,
+    file: &mut impl Read,
     stream: &mut TcpStream,
     deadline: Instant,
     sent: &mut u64,
