@@ -32,7 +32,11 @@ fn test_server_on(
         let mut received = Vec::new();
         let mut buffer = [0u8; 1024];
         loop {
-            let n = stream.read(&mut buffer).unwrap();
+            let n = match stream.read(&mut buffer) {
+                // A signal interrupted the wait (EINTR): wait again.
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                other => other.unwrap(),
+            };
             if n == 0 {
                 break;
             }

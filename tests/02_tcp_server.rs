@@ -139,7 +139,10 @@ fn a_64_kib_message_is_answered_piece_by_piece() {
     // back as many `Hello, aaa...!` replies. Every `a` must come back exactly once.
     let mut replies = Vec::new();
     while replies.iter().filter(|&&b| b == b'a').count() < big.len() {
-        let chunk = read_once(&mut client);
+        // Many reads, so a signal (EINTR) may well interrupt one: read_retrying waits again.
+        let mut chunk = vec![0u8; 65536];
+        let n = read_retrying(&mut client, &mut chunk).expect("read failed");
+        chunk.truncate(n);
         assert!(!chunk.is_empty(), "server hung up early");
         replies.extend(chunk);
     }
@@ -175,7 +178,14 @@ fn a_client_that_resets_mid_message_does_not_take_the_server_down() {
     let me = client.local_addr().unwrap();
     let mut client = socket2::Socket::from(client);
     let mut welcome = [std::mem::MaybeUninit::new(0u8); 8];
-    assert_eq!(client.recv(&mut welcome).unwrap(), 8);
+    // A signal may interrupt the wait (EINTR); then simply wait again.
+    let received = loop {
+        match client.recv(&mut welcome) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(received, 8);
     client.write_all(b"half a mess").unwrap();
     // SO_LINGER with a zero timeout makes close send a TCP reset (RST) instead of a goodbye.
     client.set_linger(Some(Duration::ZERO)).unwrap();
@@ -294,11 +304,21 @@ fn messages_sent_without_waiting_arrive_glued() {
 // Exercises of chapter 02. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 02_tcp_server -- --ignored`.
 
+/// One `read`, tried again when a signal interrupts it (EINTR): nothing went wrong then.
+fn read_retrying(stream: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buffer) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
 /// Reads once; panics with `what` and the error in words (a reset, a timeout) on failure.
 #[track_caller]
 fn read_reply(stream: &mut impl Read, what: &str) -> Vec<u8> {
     let mut buffer = vec![0u8; 65536];
-    match stream.read(&mut buffer) {
+    match read_retrying(stream, &mut buffer) {
         Ok(n) => {
             buffer.truncate(n);
             buffer
@@ -332,7 +352,7 @@ fn once_step(stream: &mut TcpStream, message: Option<&str>, want: &str) {
         panic!("{what}: could not send it ({e}); {gone}");
     }
     let mut buffer = [0u8; 1024];
-    match stream.read(&mut buffer) {
+    match read_retrying(stream, &mut buffer) {
         Ok(0) if !want.is_empty() => {
             panic!("{what}: expected {want:?}, got the end of the connection; {gone}")
         }
@@ -362,20 +382,16 @@ fn exercise_once() {
     once_step(&mut first, Some("exit"), "");
     let (status, lines) = server.wait_exit();
     let closed = format!("Connection from {me} closed.");
-    let Some(at) = lines.iter().position(|l| *l == closed) else {
+    if !lines.contains(&closed) {
         panic!(
             "with --once, expected the line {closed:?} once the client left, then the last \
              line \"Served one client. Bye.\"; the server printed {lines:#?}"
         );
-    };
+    }
     expect_text(
         "with --once, the server's last line",
         lines.last().unwrap().as_bytes(),
         "Served one client. Bye.",
-    );
-    assert!(
-        at + 1 < lines.len(),
-        "with --once, the last line must come after {closed:?}; the server printed {lines:#?}"
     );
     assert!(
         status.success(),
@@ -385,7 +401,7 @@ fn exercise_once() {
     // stream or a reset, whichever the system sends).
     let mut rest = Vec::new();
     let mut buffer = [0u8; 1024];
-    while let Ok(n @ 1..) = second.read(&mut buffer) {
+    while let Ok(n @ 1..) = read_retrying(&mut second, &mut buffer) {
         rest.extend_from_slice(&buffer[..n]);
     }
     expect_text(
@@ -531,7 +547,7 @@ fn expect_busy(addr: SocketAddr, what: &str) {
             );
         }
         client.set_read_timeout(Some(left)).unwrap();
-        match client.read(&mut buffer) {
+        match read_retrying(&mut client, &mut buffer) {
             // Hung up after the message (a reset counts too): right.
             Ok(0) if got == BUSY => return,
             Err(e) if e.kind() == ErrorKind::ConnectionReset && got == BUSY => return,
