@@ -377,6 +377,19 @@ fn exercise_once() {
              ({e}); the server must serve its one client to the end before it exits"
         )
     });
+    // A thread-per-client server greets it within milliseconds; give it a generous second.
+    // (A correct server sends nothing, so this always waits the full second.)
+    second
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut greeting = [0u8; 64];
+    if let Ok(n @ 1..) = read_retrying(&mut second, &mut greeting) {
+        expect_text(
+            "with --once, a second client that arrived while the first was connected received",
+            &greeting[..n],
+            "",
+        );
+    }
     second.set_read_timeout(Some(common::TIMEOUT)).unwrap();
     once_step(&mut first, Some("Ada"), "Hello, Ada!");
     once_step(&mut first, Some("exit"), "");
