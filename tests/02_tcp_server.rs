@@ -3,12 +3,12 @@
 
 mod common;
 
-use std::io::Write;
-use std::net::{Shutdown, SocketAddr, TcpStream};
+use std::io::{ErrorKind, Read, Write};
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use common::{Server, connect, read_once, read_to_end, run};
+use common::{Server, connect, expect_text, read_once, read_to_end, run, text};
 
 fn start() -> Server {
     Server::start("02_tcp_server", &["127.0.0.1:0"])
@@ -124,7 +124,10 @@ fn a_64_kib_message_is_answered_piece_by_piece() {
     // back as many `Hello, aaa...!` replies. Every `a` must come back exactly once.
     let mut replies = Vec::new();
     while replies.iter().filter(|&&b| b == b'a').count() < big.len() {
-        let chunk = read_once(&mut client);
+        // Many reads, so a signal (EINTR) may well interrupt one: read_retrying waits again.
+        let mut chunk = vec![0u8; 65536];
+        let n = read_retrying(&mut client, &mut chunk).expect("read failed");
+        chunk.truncate(n);
         assert!(!chunk.is_empty(), "server hung up early");
         replies.extend(chunk);
     }
@@ -160,7 +163,14 @@ fn a_client_that_resets_mid_message_does_not_take_the_server_down() {
     let me = client.local_addr().unwrap();
     let mut client = socket2::Socket::from(client);
     let mut welcome = [std::mem::MaybeUninit::new(0u8); 8];
-    assert_eq!(client.recv(&mut welcome).unwrap(), 8);
+    // A signal may interrupt the wait (EINTR); then simply wait again.
+    let received = loop {
+        match client.recv(&mut welcome) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(received, 8);
     client.write_all(b"half a mess").unwrap();
     // SO_LINGER with a zero timeout makes close send a TCP reset (RST) instead of a goodbye.
     client.set_linger(Some(Duration::ZERO)).unwrap();
@@ -227,55 +237,339 @@ fn messages_sent_without_waiting_arrive_glued() {
 // Exercises of chapter 02. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 02_tcp_server -- --ignored`.
 
+/// One `read`, tried again when a signal interrupts it (EINTR): nothing went wrong then.
+fn read_retrying(stream: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
+    loop {
+        match stream.read(buffer) {
+            Err(e) if e.kind() == ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// Reads once; panics with `what` and the error in words (a reset, a timeout) on failure.
+#[track_caller]
+fn read_reply(stream: &mut impl Read, what: &str) -> Vec<u8> {
+    let mut buffer = vec![0u8; 65536];
+    match read_retrying(stream, &mut buffer) {
+        Ok(n) => {
+            buffer.truncate(n);
+            buffer
+        }
+        Err(e) => panic!("{what}: the read failed: {e}"),
+    }
+}
+
+/// Sends `message`, reads one reply, and fails unless it is `want`.
+#[track_caller]
+fn expect_reply(stream: &mut (impl Read + Write), what: &str, message: &str, want: &str) {
+    let what = format!("{what}, the reply to {message:?}");
+    if let Err(e) = stream.write_all(message.as_bytes()) {
+        panic!("{what}: could not send {message:?}: {e}");
+    }
+    expect_text(&what, &read_reply(stream, &what), want);
+}
+
+/// One step of the --once client: sends `message` (if any) and fails unless the reply is
+/// `want`, saying so in words when the server is gone.
+#[track_caller]
+fn once_step(stream: &mut TcpStream, message: Option<&str>, want: &str) {
+    let what = match message {
+        Some(m) => format!("with --once, the first client's reply to {m:?}"),
+        None => "with --once, the first client's welcome".to_string(),
+    };
+    let gone = "the server must serve its one client to the end before it exits";
+    if let Some(m) = message
+        && let Err(e) = stream.write_all(m.as_bytes())
+    {
+        panic!("{what}: could not send it ({e}); {gone}");
+    }
+    let mut buffer = [0u8; 1024];
+    match read_retrying(stream, &mut buffer) {
+        Ok(0) if !want.is_empty() => {
+            panic!("{what}: expected {want:?}, got the end of the connection; {gone}")
+        }
+        Ok(n) => expect_text(&what, &buffer[..n], want),
+        Err(e) => panic!("{what}: expected {want:?}, got an error ({e}); {gone}"),
+    }
+}
+
 #[test]
 #[ignore = "exercise: --once serves one client, then exits"]
 fn exercise_once() {
     let mut server = Server::start("02_tcp_server", &["127.0.0.1:0", "--once"]);
-    let mut client = connect(server.socket_addr());
-    assert_eq!(read_once(&mut client), b"Welcome!");
-    assert_eq!(ask(&mut client, b"Ada"), b"Hello, Ada!");
-    client.write_all(b"exit").unwrap();
-    assert_eq!(read_to_end(&mut client), b"");
+    let addr = server.socket_addr();
+    let mut first = connect(addr);
+    let me = first.local_addr().unwrap();
+    once_step(&mut first, None, "Welcome!");
+    // A second client arrives while the first is still connected. It may wait in the queue,
+    // but it must never be greeted: --once serves one client.
+    let mut second = TcpStream::connect(addr).unwrap_or_else(|e| {
+        panic!(
+            "with --once, a second client could not connect while the first was connected \
+             ({e}); the server must serve its one client to the end before it exits"
+        )
+    });
+    // A thread-per-client server greets it within milliseconds; give it a generous second.
+    // (A correct server sends nothing, so this always waits the full second.)
+    second
+        .set_read_timeout(Some(Duration::from_secs(1)))
+        .unwrap();
+    let mut greeting = [0u8; 64];
+    if let Ok(n @ 1..) = read_retrying(&mut second, &mut greeting) {
+        expect_text(
+            "with --once, a second client that arrived while the first was connected received",
+            &greeting[..n],
+            "",
+        );
+    }
+    second.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    once_step(&mut first, Some("Ada"), "Hello, Ada!");
+    once_step(&mut first, Some("exit"), "");
     let (status, lines) = server.wait_exit();
-    assert!(status.success(), "{status:?}");
-    assert!(
-        lines.last().is_some_and(|l| l.ends_with("Bye.")),
-        "{lines:?}"
+    let closed = format!("Connection from {me} closed.");
+    if !lines.contains(&closed) {
+        panic!(
+            "with --once, expected the line {closed:?} once the client left, then the last \
+             line \"Served one client. Bye.\"; the server printed {lines:#?}"
+        );
+    }
+    expect_text(
+        "with --once, the server's last line",
+        lines.last().unwrap().as_bytes(),
+        "Served one client. Bye.",
     );
+    assert!(
+        status.success(),
+        "with --once, expected exit status 0 after the client left, got {status}"
+    );
+    // The server is gone: the waiting second client is cut off without a word (an end of
+    // stream or a reset, whichever the system sends).
+    let mut rest = Vec::new();
+    let mut buffer = [0u8; 1024];
+    while let Ok(n @ 1..) = read_retrying(&mut second, &mut buffer) {
+        rest.extend_from_slice(&buffer[..n]);
+    }
+    expect_text(
+        "with --once, a second client that arrived while the first was connected received",
+        &rest,
+        "",
+    );
+}
+
+/// Whole seconds since the Unix epoch, by this machine's clock.
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+/// Fails unless `reply` is the time in whole seconds, in digits only, read between `before`
+/// and `after` (both in whole seconds).
+#[track_caller]
+fn expect_time(what: &str, reply: &[u8], before: u64, after: u64) {
+    let digits = !reply.is_empty() && reply.iter().all(u8::is_ascii_digit);
+    let seconds = std::str::from_utf8(reply)
+        .ok()
+        .filter(|_| digits)
+        .and_then(|r| r.parse::<u64>().ok());
+    match seconds {
+        None => panic!(
+            "{what}: expected only the whole seconds since the Unix epoch in digits, such as \
+             \"{before}\", got {}",
+            text(reply)
+        ),
+        Some(s) if s < before || s > after => panic!(
+            "{what}: expected the seconds since the Unix epoch when \"time\" arrived, \
+             between {before} and {after}, got {s}"
+        ),
+        Some(_) => {}
+    }
 }
 
 #[test]
 #[ignore = "exercise: the time command"]
 fn exercise_time_command() {
     let server = start();
-    let mut client = connect(server.socket_addr());
-    assert_eq!(read_once(&mut client), b"Welcome!");
-    let reply = String::from_utf8(ask(&mut client, b"time")).unwrap();
-    let seconds: u64 = reply
-        .parse()
-        .unwrap_or_else(|_| panic!("{reply:?} is not a number"));
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
-    assert!(
-        seconds.abs_diff(now) <= 5,
-        "{seconds} is not the time now ({now})"
+    let addr = server.socket_addr();
+
+    // 1. Everything the server says to "time", up to the end of the connection, is the
+    //    number alone: no newline, no greeting after it.
+    let mut client = connect(addr);
+    expect_text(
+        "the welcome",
+        &read_reply(&mut client, "the welcome"),
+        "Welcome!",
     );
-    assert_eq!(ask(&mut client, b"Ada"), b"Hello, Ada!");
+    let before = now_secs();
+    client.write_all(b"time").unwrap();
+    client.shutdown(Shutdown::Write).unwrap();
+    let mut reply = Vec::new();
+    if let Err(e) = client.read_to_end(&mut reply) {
+        panic!("the reply to \"time\": the read failed: {e}");
+    }
+    expect_time(
+        "the reply to \"time\" (all the server sent before it hung up)",
+        &reply,
+        before,
+        now_secs(),
+    );
+
+    // 2. Only "time" exactly is the command, and the conversation goes on after it.
+    let mut client = connect(addr);
+    let what = "after the welcome";
+    expect_text(what, &read_reply(&mut client, what), "Welcome!");
+    expect_reply(
+        &mut client,
+        "only \"time\" exactly is the command",
+        "timer",
+        "Hello, timer!",
+    );
+    expect_reply(
+        &mut client,
+        "only \"time\" exactly is the command",
+        "Time",
+        "Hello, Time!",
+    );
+    let before = now_secs();
+    client.write_all(b"time").unwrap();
+    let reply = read_reply(&mut client, "the reply to \"time\"");
+    expect_time("the reply to \"time\"", &reply, before, now_secs());
+    expect_reply(&mut client, "after \"time\"", "Ada", "Hello, Ada!");
+
+    // 3. The clock is read when "time" arrives, not when the client connected. With --slow,
+    //    the server pauses a second before each reply, so "Ada" makes the clock move on.
+    let slow = Server::start("02_tcp_server", &["127.0.0.1:0", "--slow"]);
+    let mut client = connect(slow.socket_addr());
+    let what = "with --slow, after the welcome";
+    expect_text(what, &read_reply(&mut client, what), "Welcome!");
+    expect_reply(&mut client, "with --slow", "Ada", "Hello, Ada!");
+    let before = now_secs();
+    client.write_all(b"time").unwrap();
+    let reply = read_reply(&mut client, "with --slow, the reply to \"time\"");
+    expect_time(
+        "with --slow, a second after connecting, the reply to \"time\" (is the clock read \
+         once, before the loop?)",
+        &reply,
+        before,
+        now_secs(),
+    );
+
+    // 4. The command lives in serve_hello, so the Unix socket server of chapter 09 has it too.
+    let dir = common::unix::TempDir::new("02-time");
+    let path = dir.join("hello.sock");
+    let _unix = Server::start("09_unix_server", &[&path]);
+    let mut client = common::unix::connect_unix(&path);
+    let what = "09_unix_server, the welcome";
+    expect_text(what, &read_reply(&mut client, what), "Welcome!");
+    let before = now_secs();
+    client.write_all(b"time").unwrap();
+    let reply = read_reply(&mut client, "09_unix_server, the reply to \"time\"");
+    expect_time(
+        "09_unix_server (it shares serve_hello in src/hello.rs), the reply to \"time\"",
+        &reply,
+        before,
+        now_secs(),
+    );
+}
+
+/// Connects while the server is full, and fails unless the server says exactly `Busy, try
+/// later.` and closes the connection. A correct server closes at once; 3 s is a wide margin.
+#[track_caller]
+fn expect_busy(addr: SocketAddr, what: &str) {
+    const BUSY: &[u8] = b"Busy, try later.";
+    let what = format!("{what}: expected \"Busy, try later.\" and then the end of the connection");
+    let mut client = connect(addr);
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 1024];
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            panic!(
+                "{what}, got {} and the connection stayed open for 3 s",
+                text(&got)
+            );
+        }
+        client.set_read_timeout(Some(left)).unwrap();
+        match read_retrying(&mut client, &mut buffer) {
+            // Hung up after the message (a reset counts too): right.
+            Ok(0) if got == BUSY => return,
+            Err(e) if e.kind() == ErrorKind::ConnectionReset && got == BUSY => return,
+            Ok(0) => panic!("{what}, got {} and the end of the connection", text(&got)),
+            Ok(n) => got.extend_from_slice(&buffer[..n]),
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => panic!("{what}, got {} and then an error: {e}", text(&got)),
+        }
+        // Wrong bytes: no need to wait for the end.
+        if !BUSY.starts_with(&got) {
+            panic!("{what}, got {}", text(&got));
+        }
+    }
+}
+
+/// Connects and fails unless the server greets: a free place.
+#[track_caller]
+fn expect_welcome(addr: SocketAddr, what: &str) -> TcpStream {
+    let mut client = connect(addr);
+    let reply = read_reply(&mut client, what);
+    expect_text(what, &reply, "Welcome!");
+    client
 }
 
 #[test]
 #[ignore = "exercise: --max-clients N"]
 fn exercise_max_clients() {
-    let server = Server::start("02_tcp_server", &["127.0.0.1:0", "--max-clients", "1"]);
-    let mut first = connect(server.socket_addr());
-    assert_eq!(read_once(&mut first), b"Welcome!");
-    let mut second = connect(server.socket_addr());
-    assert_eq!(read_to_end(&mut second), b"Busy, try later.");
-    // Once the first client leaves, its place is free again.
-    first.write_all(b"exit").unwrap();
-    assert_eq!(read_to_end(&mut first), b"");
-    let mut third = connect(server.socket_addr());
-    assert_eq!(read_once(&mut third), b"Welcome!");
+    let mut server = Server::start("02_tcp_server", &["127.0.0.1:0", "--max-clients", "2"]);
+    let addr = server.socket_addr();
+    let mut a = expect_welcome(addr, "--max-clients 2: the first client");
+    let b = expect_welcome(addr, "--max-clients 2: the second client");
+    expect_busy(
+        addr,
+        "--max-clients 2: a third client while 2 are connected",
+    );
+    // A refused client takes no place, and frees none.
+    expect_busy(
+        addr,
+        "--max-clients 2: a fourth client while 2 are connected",
+    );
+
+    // A client that says `exit` frees its place by the time the server logs its leaving.
+    let a_addr = a.local_addr().unwrap();
+    a.write_all(b"exit").unwrap();
+    assert_eq!(read_to_end(&mut a), b"", "the server hangs up after exit");
+    server.expect_line(&format!("Connection from {a_addr} closed"));
+    let _c = expect_welcome(
+        addr,
+        "--max-clients 2: after a client left with \"exit\", a new client",
+    );
+
+    // So does a client whose connection ends in an error (a reset).
+    let b_addr = b.local_addr().unwrap();
+    let b = socket2::Socket::from(b);
+    b.set_linger(Some(Duration::ZERO)).unwrap();
+    drop(b);
+    server.expect_line(&format!("Connection from {b_addr} closed"));
+    let _d = expect_welcome(
+        addr,
+        "--max-clients 2: after a client left by resetting the connection, a new client",
+    );
+    expect_busy(
+        addr,
+        "--max-clients 2: another client while 2 are connected again",
+    );
+
+    // A usage error comes before the server binds, so an address already taken shows it
+    // without starting a server that would run for ever.
+    let taken = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = taken.local_addr().unwrap().to_string();
+    let output = run("02_tcp_server", &[&taken, "--max-clients", "0"]);
+    assert!(
+        output.code() == Some(2) && output.stderr.contains("usage: 02_tcp_server"),
+        "`02_tcp_server ADDR --max-clients 0`: expected a usage error (the usage on stderr, exit \
+         status 2), got status {:?} and stderr {:?}",
+        output.code(),
+        output.stderr
+    );
 }
