@@ -197,9 +197,14 @@ pub fn connect_tls(
 /// Reads once (up to 64 KiB) from a TLS stream; panics on timeout or error.
 pub fn read_once<S: Read + Write>(stream: &mut TlsStream<S>) -> Vec<u8> {
     let mut buffer = vec![0u8; 65536];
-    let n = stream
-        .read(&mut buffer)
-        .unwrap_or_else(|e| panic!("TLS read failed (timeout {TIMEOUT:?}): {e}"));
+    let n = loop {
+        match stream.read(&mut buffer) {
+            Ok(n) => break n,
+            // A signal (SIGCHLD from another test's child), not a failure: read again.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => panic!("TLS read failed (timeout {TIMEOUT:?}): {e}"),
+        }
+    };
     buffer.truncate(n);
     buffer
 }
