@@ -10,19 +10,7 @@ use common::hello::{self, ask};
 use common::{Server, connect, expect_text, read_once, read_to_end, text};
 
 fn start(extra: &[&str]) -> Server {
-    let mut args = vec!["127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    Server::start("19_poll_server", &args)
-}
-
-/// The number of threads the process runs, from /proc (Linux).
-fn threads_of(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a Threads: line")
+    hello::start("19_poll_server", extra)
 }
 
 #[test]
@@ -38,7 +26,7 @@ fn one_thread_serves_a_talking_client_while_others_stay_silent() {
     let _silent = hello::silent_clients_block_nobody(&server, 3);
     // The main thread and the Ctrl-C handler's thread: nothing per client.
     assert_eq!(
-        threads_of(server.pid()),
+        hello::threads_of(server.pid()),
         2,
         "the server should run on one thread (plus Ctrl-C's)"
     );

@@ -12,19 +12,7 @@ use common::hello::{self, ask};
 use common::{Server, expect_text, read_once};
 
 fn start(extra: &[&str]) -> Server {
-    let mut args = vec!["127.0.0.1:0"];
-    args.extend_from_slice(extra);
-    Server::start("20_async_server", &args)
-}
-
-/// The number of threads the process runs, from /proc (Linux).
-fn threads_of(pid: u32) -> usize {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Threads:"))
-        .and_then(|n| n.trim().parse().ok())
-        .expect("a Threads: line")
+    hello::start("20_async_server", extra)
 }
 
 #[test]
@@ -35,11 +23,11 @@ fn the_real_pair_exchanges_the_notes_conversation() {
 #[test]
 fn clients_are_tasks_not_threads() {
     let server = start(&[]);
-    let before = threads_of(server.pid());
+    let before = hello::threads_of(server.pid());
     // Fifty silent clients and a talking one: fifty-one tasks, and not one thread more.
     let _silent = hello::silent_clients_block_nobody(&server, 50);
     assert_eq!(
-        threads_of(server.pid()),
+        hello::threads_of(server.pid()),
         before,
         "the runtime's threads serve every client; none is added per client"
     );

@@ -7,6 +7,23 @@ use std::thread;
 
 use super::{Server, connect, expect_text, read_once, read_to_end, run, text};
 
+/// Starts hello server `name` on port 0 with `extra` options.
+pub fn start(name: &str, extra: &[&str]) -> Server {
+    let mut args = vec!["127.0.0.1:0"];
+    args.extend_from_slice(extra);
+    Server::start(name, &args)
+}
+
+/// The number of threads a process runs, from /proc (Linux).
+pub fn threads_of(pid: u32) -> usize {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Threads:"))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("a Threads: line")
+}
+
 /// Sends one message and returns the one reply, as the protocol's lock-step demands.
 pub fn ask(stream: &mut TcpStream, message: &str) -> Vec<u8> {
     stream.write_all(message.as_bytes()).expect("send");
