@@ -244,40 +244,6 @@ fn a_bad_address_prints_usage_and_status_2() {
 // Exercises of chapter 05. Each fails on the listing as shipped; solve one, then check it with
 // `scripts/exercises.sh check 05/exercise_drop_every`.
 
-/// Starts the server with `args`, which it must refuse: returns its exit status and stderr. If
-/// it starts instead (prints its first line), fails at once with `why`.
-fn refused(args: &[&str], why: &str) -> (Option<i32>, String) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::{Command, Stdio};
-    use std::sync::mpsc;
-    let mut child = Command::new(common::bin("05_udp_server"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("could not start 05_udp_server");
-    let mut out = BufReader::new(child.stdout.take().unwrap());
-    let mut err = child.stderr.take().unwrap();
-    let (sender, first) = mpsc::channel();
-    thread::spawn(move || {
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let _ = sender.send(line);
-    });
-    // An empty first line means stdout closed: the server exited without starting.
-    let line = first.recv_timeout(common::TIMEOUT).unwrap_or_default();
-    if !line.is_empty() {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("{why}; but the server started: {:?}", line.trim_end());
-    }
-    let mut stderr = String::new();
-    let _ = err.read_to_string(&mut stderr);
-    let status = child.wait().expect("could not reap 05_udp_server");
-    (status.code(), stderr)
-}
-
 #[test]
 #[ignore = "exercise: --drop-every N ignores every Nth datagram"]
 fn exercise_drop_every() {
@@ -314,7 +280,8 @@ fn exercise_drop_every() {
          it logged {dropped:?}; all its lines: {lines:#?}"
     );
     // N = 0 would mean "every 0th datagram": a usage error, not a crash at the first datagram.
-    let (code, stderr) = refused(
+    let (code, stderr) = common::expect_refused(
+        "05_udp_server",
         &["127.0.0.1:0", "--drop-every", "0"],
         "--drop-every 0 should be refused with a usage error (a line starting \
          `error: --drop-every` and exit status 2)",

@@ -242,46 +242,6 @@ fn bad_arguments_print_usage_and_status_2() {
 // Exercises of chapter 09. Each fails on the listing as shipped; solve the exercise, then run
 // `cargo test --test 09_unix_server -- --ignored`.
 
-/// Starts the server with `args`, which it must refuse before it listens: returns its exit
-/// status and what it printed on stderr. Fails if it prints a first line (it started) instead.
-fn expect_refused(args: &[&str], why: &str) -> (Option<i32>, String) {
-    use std::io::{BufRead, BufReader, Read};
-    use std::process::Stdio;
-    use std::sync::mpsc;
-    let mut child = Command::new(common::bin("09_unix_server"))
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("could not start the server binary");
-    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
-    let (send, first) = mpsc::channel();
-    std::thread::spawn(move || {
-        let mut line = String::new();
-        let _ = out.read_line(&mut line);
-        let _ = send.send(line);
-    });
-    // An empty line means stdout closed: the server exited without printing anything.
-    let line = first.recv_timeout(common::TIMEOUT);
-    if line.as_ref().map_or(true, |l| !l.is_empty()) {
-        let _ = child.kill();
-        let _ = child.wait();
-        match line {
-            Ok(line) => panic!("{why}, but the server started: it printed {line:?}"),
-            Err(_) => panic!("{why}, but the server neither printed nor exited in time"),
-        }
-    }
-    let status = child.wait().expect("could not reap the server");
-    let mut stderr = String::new();
-    let _ = child
-        .stderr
-        .take()
-        .expect("stderr is piped")
-        .read_to_string(&mut stderr);
-    (status.code(), stderr)
-}
-
 #[test]
 #[ignore = "exercise: --mode OCTAL sets the socket file's permissions"]
 fn exercise_mode() {
@@ -313,7 +273,8 @@ fn exercise_mode() {
     for bad in ["800", "1000", "rw"] {
         let path = dir.join("refused.sock");
         let why = format!("--mode {bad} must be refused as a usage error (exit status 2)");
-        let (code, stderr) = expect_refused(&["--mode", bad, &path], &why);
+        let (code, stderr) =
+            common::expect_refused("09_unix_server", &["--mode", bad, &path], &why);
         assert!(
             code == Some(2) && stderr.starts_with("error: "),
             "{why}; got exit status {code:?} and stderr {stderr:?}"
@@ -391,7 +352,7 @@ fn exercise_abstract_name() {
     // At most 107 bytes fit after the zero byte: a longer name is an error, not a panic.
     let long = "n".repeat(108);
     let why = "--abstract with a name of 108 bytes must fail with exit status 1";
-    let (code, stderr) = expect_refused(&["--abstract", &long], why);
+    let (code, stderr) = common::expect_refused("09_unix_server", &["--abstract", &long], why);
     assert!(
         code == Some(1) && stderr.starts_with("error: ") && stderr.lines().count() == 1,
         "{why} and one line on stderr starting with \"error: \"; got exit status {code:?} \

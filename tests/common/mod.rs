@@ -355,6 +355,47 @@ pub fn read_to_end(stream: &mut TcpStream) -> Vec<u8> {
     buffer
 }
 
+/// Starts program `name` with `args`, which it must refuse before it starts serving: returns
+/// its exit status and what it printed on stderr. Fails at once, saying `why`, if it prints a
+/// first line on stdout (it started) or neither prints nor exits within `TIMEOUT`.
+pub fn expect_refused(name: &str, args: &[&str], why: &str) -> (Option<i32>, String) {
+    let mut child = Command::new(bin(name))
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {name}: {e}"));
+    let mut out = BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (send, first) = mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = out.read_line(&mut line);
+        let _ = send.send(line);
+    });
+    // An empty line means stdout closed: the program exited without printing anything.
+    let line = first.recv_timeout(TIMEOUT);
+    if line.as_ref().is_ok_and(|l| l.is_empty()) {
+        let mut stderr = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr is piped")
+            .read_to_string(&mut stderr);
+        let status = child.wait().expect("could not reap the program");
+        return (status.code(), stderr);
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    match line {
+        Ok(line) => panic!(
+            "{why}, but {name} started: it printed {:?}",
+            line.trim_end()
+        ),
+        Err(_) => panic!("{why}, but {name} neither printed nor exited in time"),
+    }
+}
+
 /// Bytes as text for a failure message: lossy UTF-8, quoted, with control characters escaped,
 /// so a message reads `"Hello, Ada!"` instead of `[72, 101, 108, ...]`.
 pub fn text(bytes: &[u8]) -> String {
