@@ -225,7 +225,7 @@ fn wrong_replies_and_welcomes_and_closes_are_counted_by_kind() {
     let (addr, _) = test_server(|number, mut stream, seen| match number {
         0 => hello(&mut stream, seen, 3, Some("Hallo, {}!")),
         1 => {
-            let _ = stream.write_all(b"Busy, try later.");
+            let _ = stream.write_all(b"Welcome, stranger!");
         }
         _ => {
             let _ = stream.write_all(b"Welcome!");
@@ -333,4 +333,83 @@ fn percentiles_by_nearest_rank() {
     assert_eq!(ms(percentile(&millis(1), 50.0)), Some(1));
     assert_eq!(ms(percentile(&millis(1), 99.0)), Some(1));
     assert_eq!(percentile(&[], 50.0), None);
+}
+
+// Exercises of chapter 23. Each fails on the listing as shipped.
+
+/// The p50 of the `latency:` line, in milliseconds.
+fn p50_ms(output: &Output) -> f64 {
+    let latency = line(output, "latency: ");
+    latency
+        .strip_prefix("latency: p50 ")
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no p50 in `{latency}`"))
+}
+
+#[test]
+#[ignore = "exercise: --rate N spreads the exchanges evenly, N per second in total"]
+fn exercise_rate() {
+    let (addr, seen) = good_server();
+    let output = load(addr, &["-c", "10", "--exchanges", "2", "--rate", "50"]);
+    if output.code() == Some(2) && output.stderr.contains("\"--rate\"") {
+        panic!("23_load_test does not take --rate yet");
+    }
+    expect_report(&output, "20 of 20", "none");
+    let arrivals = seen.arrivals.lock().unwrap().clone();
+    let first = arrivals.iter().min().expect("messages arrived");
+    let last = arrivals.iter().max().expect("messages arrived");
+    let span = last.duration_since(*first);
+    assert!(
+        span >= Duration::from_millis(300),
+        "the server saw all 20 messages within {span:?}: at --rate 50 in total they must be \
+         spread over at least 0.3 s (evenly, 19 gaps of 20 ms), not sent in a burst"
+    );
+    let p50 = p50_ms(&output);
+    assert!(
+        p50 < 100.0,
+        "latency p50 is {p50} ms: the wait before an exchange must not count as its latency"
+    );
+    for bad in ["0", "-5", "fast"] {
+        let output = load(addr, &["--rate", bad]);
+        assert_eq!(
+            output.code(),
+            Some(2),
+            "--rate {bad} must be refused with the usage (exit 2): {output:?}"
+        );
+    }
+}
+
+#[test]
+#[ignore = "exercise: a whole `Busy, try later.` is counted as busy, not as a wrong welcome"]
+fn exercise_busy() {
+    // One connection is welcomed, one told `Busy, try later.` in two pieces, one told
+    // something else that starts the same way.
+    let (addr, _) = test_server(|number, mut stream, seen| match number {
+        0 => hello(&mut stream, seen, usize::MAX, None),
+        1 => {
+            stream.set_nodelay(true).unwrap();
+            let _ = stream.write_all(b"Busy, ");
+            thread::sleep(Duration::from_millis(20)); // so the pieces leave apart
+            let _ = stream.write_all(b"try later.");
+        }
+        _ => {
+            let _ = stream.write_all(b"Busy, come back tomorrow.");
+        }
+    });
+    let output = load(addr, &["-c", "3", "--exchanges", "2"]);
+    let errors = line(&output, "errors: ");
+    if errors.contains("wrong welcome: 2") {
+        panic!(
+            "`{errors}`: the server that sent `Busy, try later.` in two pieces was counted as a \
+             wrong welcome; read until the whole message has come"
+        );
+    }
+    if errors.contains("busy: 2") {
+        panic!(
+            "`{errors}`: `Busy, come back tomorrow.` is not `Busy, try later.`; only the whole \
+             message makes a connection busy"
+        );
+    }
+    expect_report(&output, "2 of 6", "2 (busy: 1, wrong welcome: 1)");
 }
