@@ -16,7 +16,8 @@
 # Writes target/bench/bench.md (tables) and target/bench/bench.svg (chart), from the raw
 # figures in target/bench/*.tsv, and prints where. Release builds; Linux (/proc). --quick runs
 # one repeat with 1000 idle connections, to try the script out. Environment: CONNECTIONS,
-# EXCHANGES, REPEAT, IDLE, ROUNDS override the defaults.
+# EXCHANGES, REPEAT, IDLE, ROUNDS override the defaults; PIN=1 runs every server on core 0
+# and 23_load_test on core 1 (taskset), so that they never compete for one core.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
@@ -56,15 +57,29 @@ if [[ $hard != unlimited && $((IDLE + 200)) -gt $hard ]]; then
 fi
 
 SERVERS=(02_tcp_server 19_poll_server 20_async_server notes_server.py)
+ON_SERVER_CORE=() ON_LOAD_CORE=()
+if [[ ${PIN:-0} == 1 ]]; then
+    ON_SERVER_CORE=(taskset -c 0) ON_LOAD_CORE=(taskset -c 1)
+fi
+# Other jobs on this machine change every figure: say how busy it was before we started
+# (the share of CPU time not idle, all cores, over one second; from /proc/stat).
+busy_before() {
+    local t0 i0 t1 i1
+    read -r _ a b c d e f g h _ </proc/stat && t0=$((a + b + c + d + e + f + g + h)) i0=$((d + e))
+    sleep 1
+    read -r _ a b c d e f g h _ </proc/stat && t1=$((a + b + c + d + e + f + g + h)) i1=$((d + e))
+    echo $((100 - 100 * (i1 - i0) / (t1 - t0)))
+}
+busy=$(busy_before)
 
 # start NAME: starts a server on a free port of 127.0.0.1; sets SERVER_PID and ADDR.
 start() {
     local fifo=$WORK/fifo first
     rm -f "$fifo" && mkfifo "$fifo"
     if [[ $1 == notes_server.py ]]; then
-        python3 scripts/bench/notes_server.py 0 >"$fifo" &
+        "${ON_SERVER_CORE[@]}" python3 scripts/bench/notes_server.py 0 >"$fifo" &
     else
-        "$BIN/$1" 127.0.0.1:0 >"$fifo" &
+        "${ON_SERVER_CORE[@]}" "$BIN/$1" 127.0.0.1:0 >"$fifo" &
     fi
     SERVER_PID=$!
     exec {fd}<"$fifo"
@@ -90,7 +105,7 @@ cpu_ticks() {
 # load ARGS...: runs 23_load_test against ADDR; prints "RATE P50 P90 P99 ERRORS".
 load() {
     local out
-    out=$("$BIN/23_load_test" "$ADDR" --deadline 120 "$@" 2>/dev/null) || true
+    out=$("${ON_LOAD_CORE[@]}" "$BIN/23_load_test" "$ADDR" --deadline 120 "$@" 2>/dev/null) || true
     awk '
         /^exchanges:/ { rate = $(NF - 2) }
         /^latency:/   { gsub(",", ""); p50 = $3; p90 = $6; p99 = $9 }
@@ -100,8 +115,8 @@ load() {
 }
 
 tick=$(getconf CLK_TCK)
-busy=$OUT/busy.tsv
-printf 'server\tconnections\trun\trate\tp50\tp90\tp99\terrors\tcpu_s\texchanges\n' >"$busy"
+table=$OUT/busy.tsv
+printf 'server\tconnections\trun\trate\tp50\tp90\tp99\terrors\tcpu_s\texchanges\n' >"$table"
 echo "== busy clients: connections ($CONNECTIONS) x $EXCHANGES exchanges, $REPEAT runs each"
 for run in $(seq "$REPEAT"); do
     for connections in $CONNECTIONS; do
@@ -114,7 +129,7 @@ for run in $(seq "$REPEAT"); do
             # The server's CPU seconds in this run; in ticks of 10 ms, so short runs read 0.
             cpu_s=$(awk -v t=$((after - before)) -v hz="$tick" 'BEGIN { print t / hz }')
             printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$server" "$connections" "$run" \
-                "$rate" "$p50" "$p90" "$p99" "$errors" "$cpu_s" $((connections * EXCHANGES)) >>"$busy"
+                "$rate" "$p50" "$p90" "$p99" "$errors" "$cpu_s" $((connections * EXCHANGES)) >>"$table"
             printf '   run %s, %-16s %3s connections: %6s exchanges/s, p99 %s ms, errors %s\n' \
                 "$run" "$server" "$connections" "$rate" "$p99" "$errors"
         done
@@ -137,6 +152,7 @@ for server in "${SERVERS[@]}"; do
 done
 
 about="$(nproc) cores ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)),"
-about+=" load average $(cut -d' ' -f1-3 /proc/loadavg) at the end, $(rustc --version)"
+about+=" ${busy}% busy with other work in the second before the first run, $(rustc --version)"
+[[ ${PIN:-0} == 1 ]] && about+=", servers pinned to core 0 and 23_load_test to core 1"
 python3 scripts/bench/report.py "$OUT" "$EXCHANGES" "$about"
 echo "== wrote $OUT/bench.md and $OUT/bench.svg (raw figures: $OUT/busy.tsv, $OUT/idle.tsv)"
