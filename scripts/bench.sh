@@ -7,7 +7,7 @@
 # usage: scripts/bench.sh [--quick]
 #
 # 1. Busy clients: for 1, 10, 50 and 100 connections, each making 200 exchanges, every server
-#    in turn, REPEAT times (default 3), a fresh server each run. Records exchanges per second,
+#    in turn, REPEAT times (default 5), a fresh server each run. Records exchanges per second,
 #    p50/p90/p99 latency, errors, and the server's CPU time per exchange (from /proc).
 # 2. Idle clients: each server holds IDLE silent connections (default 10000) while 1000 new
 #    clients, one after another, connect, read the welcome, make one exchange and leave.
@@ -23,7 +23,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 CONNECTIONS=${CONNECTIONS:-"1 10 50 100"}
 EXCHANGES=${EXCHANGES:-200}
-REPEAT=${REPEAT:-3}
+REPEAT=${REPEAT:-5}
 IDLE=${IDLE:-10000}
 ROUNDS=${ROUNDS:-1000}
 if [[ ${1:-} == --quick ]]; then
