@@ -26,10 +26,15 @@ EXCHANGES=${EXCHANGES:-200}
 REPEAT=${REPEAT:-5}
 IDLE=${IDLE:-10000}
 ROUNDS=${ROUNDS:-1000}
-if [[ ${1:-} == --quick ]]; then
+usage() { sed -n '2,/^set -euo/{/^set -euo/d; s/^# \{0,1\}//; p}' "$0"; }
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    usage
+    exit 0
+elif [[ ${1:-} == --quick ]]; then
     REPEAT=1 IDLE=1000
 elif [[ $# -gt 0 ]]; then
-    sed -n '2,/^set -euo/{/^set -euo/d; s/^# \{0,1\}//; p}' "$0" >&2
+    echo "bench: unknown argument '$1'" >&2
+    usage >&2
     exit 2
 fi
 command -v python3 >/dev/null || { echo "bench: python3 is needed for the notes' server" >&2; exit 1; }

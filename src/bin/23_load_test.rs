@@ -100,7 +100,7 @@ async fn run() -> anyhow::Result<()> {
     // ANCHOR: run
     let mut errors: BTreeMap<Failure, usize> = BTreeMap::new();
     // The idle connections stay open, in this Vec, until the talking is over.
-    let mut held = Vec::with_capacity(idle);
+    let mut held = Vec::new();
     for _ in 0..idle {
         match open(addr, &plan).await {
             Ok(stream) => held.push(stream),
@@ -116,7 +116,7 @@ async fn run() -> anyhow::Result<()> {
     let tasks: Vec<_> = (0..connections)
         .map(|number| tokio::spawn(talk(addr, number, plan)))
         .collect();
-    let mut latencies = Vec::with_capacity(connections * exchanges);
+    let mut latencies = Vec::new();
     for task in tasks {
         // Python: t.join(). Only a task that panicked gives an error here.
         let (times, failure) = task.await.context("a connection's task failed")?;
@@ -134,7 +134,7 @@ async fn run() -> anyhow::Result<()> {
     println!(
         "exchanges: {} of {} in {seconds:.3} s: {:.0} per second",
         latencies.len(),
-        connections * exchanges,
+        connections.saturating_mul(exchanges),
         latencies.len() as f64 / seconds
     );
     latencies.sort();
@@ -163,7 +163,7 @@ async fn run() -> anyhow::Result<()> {
 /// One talking connection: returns how long each exchange took, and why it stopped early,
 /// if it did. A failure ends this connection only.
 async fn talk(addr: SocketAddr, number: usize, plan: Plan) -> (Vec<Duration>, Option<Failure>) {
-    let mut latencies = Vec::with_capacity(plan.exchanges);
+    let mut latencies = Vec::new();
     let result = converse(addr, number, &plan, &mut latencies).await;
     (latencies, result.err())
 }
