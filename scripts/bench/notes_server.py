@@ -41,13 +41,22 @@ def tcplink(sock, addr):
 
 
 def main():
-    port = int(sys.argv[1]) if len(sys.argv) > 1 else 9999
+    args = sys.argv[1:]
+    if args and args[0] in ('-h', '--help'):
+        print(__doc__.strip())
+        return
+    if len(args) > 1 or (args and not args[0].isdigit()):
+        sys.exit('usage: scripts/bench/notes_server.py [PORT]')  # exit status 1
+    port = int(args[0]) if args else 9999
     # A background job of a shell starts with SIGINT ignored; Python then keeps ignoring it.
     # Ask for the usual KeyboardInterrupt so that Ctrl-C and `kill -INT` stop us.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once (chapter 14)
-    s.bind(('127.0.0.1', port))
+    try:
+        s.bind(('127.0.0.1', port))
+    except OSError as e:
+        sys.exit('error: could not bind 127.0.0.1:%s: %s' % (port, e))
     s.listen(128)
     print('Listening on %s:%s' % s.getsockname(), flush=True)
     try:
