@@ -10,6 +10,7 @@ pub mod hello;
 pub mod http;
 pub mod output;
 pub mod server;
+pub mod stats;
 pub mod tls;
 
 use std::fmt::Display;
