@@ -1,9 +1,8 @@
 //! 19_poll_server: the hello server of chapter 02 on ONE thread, with mio.
 //!
-//! Chapter 02 gives every client a thread, which waits in `read` until that client speaks.
-//! Here one thread waits for all of them at once: it asks the kernel (epoll on Linux, kqueue on
-//! macOS and the BSDs, through mio) "which of my sockets are ready?", and serves exactly those.
-//! Nothing ever blocks: every socket is non-blocking, and `WouldBlock` means "not now".
+//! Chapter 02 gives every client a thread that waits in `read`. Here one thread asks the kernel
+//! (epoll, kqueue, through mio) "which of my sockets are ready?" and serves exactly those.
+//! Nothing blocks: every socket is non-blocking, and `WouldBlock` means "not now".
 //!
 //! Run it in one terminal, and the client of chapter 01 in another:
 //!
@@ -12,8 +11,7 @@
 //! terminal 2$ cargo run --bin 01_tcp_client
 //! ```
 //!
-//! or both at once, labelled: `scripts/demo.sh 19`. It prints `Listening on 127.0.0.1:9999`,
-//! then one line per client arriving and leaving, exactly like 02. Ctrl-C stops it.
+//! or both at once: `scripts/demo.sh 19`. It prints what 02 prints. Ctrl-C stops it.
 
 use std::collections::HashMap;
 use std::io::{self, ErrorKind, Read, Write};
@@ -56,6 +54,8 @@ struct Client {
     outgoing: Vec<u8>,
     /// When this client last sent something; an idle client is closed after a while.
     last_heard: Instant,
+    /// What the poll watches this socket for now (see `interest`).
+    watching: Interest,
 }
 // ANCHOR_END: client
 
@@ -102,15 +102,13 @@ fn run() -> anyhow::Result<()> {
     let mut accept_paused_until: Option<Instant> = None;
     let mut last_said: Option<Instant> = None;
     let mut last_sweep = Instant::now();
+    let timed_out = format!("timed out after {} s (--idle-timeout)", idle.as_secs_f64());
 
     // ANCHOR: event_loop
     while !stop.load(Ordering::SeqCst) {
         // Wake at least once a second to close idle clients (and sooner to end an accept pause).
         // Python: events = selector.select(timeout=1)
-        let wait = match accept_paused_until {
-            Some(_) => ACCEPT_PAUSE,
-            None => Duration::from_secs(1),
-        };
+        let wait = accept_paused_until.map_or(Duration::from_secs(1), |_| ACCEPT_PAUSE);
         match poll.poll(&mut events, Some(wait)) {
             Ok(()) => {}
             Err(e) if e.kind() == ErrorKind::Interrupted => continue, // a signal: poll again
@@ -165,11 +163,7 @@ fn run() -> anyhow::Result<()> {
             clients.retain(|_, client| {
                 let keep = client.last_heard.elapsed() < idle;
                 if !keep {
-                    let secs = idle.as_secs_f64();
-                    logln!(
-                        "Connection from {} closed: timed out after {secs} s (--idle-timeout)",
-                        client.peer
-                    );
+                    logln!("Connection from {} closed: {timed_out}", client.peer);
                 }
                 keep
             });
@@ -220,11 +214,13 @@ fn accept_all(
             peer,
             outgoing: b"Welcome!".to_vec(),
             last_heard: Instant::now(),
+            watching: Interest::READABLE,
         };
         // Send the welcome now if the kernel takes it; then wait for what comes next.
         let registered = flush(&mut client).and_then(|()| {
-            let wanted = interest(&client.outgoing);
-            poll.registry().register(&mut client.stream, token, wanted)
+            client.watching = interest(&client.outgoing);
+            poll.registry()
+                .register(&mut client.stream, token, client.watching)
         });
         match registered {
             Ok(()) => {
@@ -265,8 +261,13 @@ fn serve_ready(client: &mut Client, poll: &Poll, token: Token) -> Result<(), Str
         flush(client).map_err(|e| format!(": sending a reply: {e}"))?;
     }
     // Watch for WRITABLE only while output waits: a socket is almost always writable, so
-    // asking for it otherwise would wake us for nothing, over and over.
+    // asking for it otherwise would wake us for nothing, over and over. Changing what we
+    // watch is a system call, so make it only when it changes.
     let wanted = interest(&client.outgoing);
+    if wanted == client.watching {
+        return Ok(());
+    }
+    client.watching = wanted;
     poll.registry()
         .reregister(&mut client.stream, token, wanted)
         .map_err(|e| format!(": {e}"))
