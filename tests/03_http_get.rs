@@ -692,6 +692,15 @@ fn exercise_extra_header() {
         first < second,
         "the extra headers go in the order given: {request:?}"
     );
+    let last_usual = ["Host: ", "User-Agent: ", "Connection: "]
+        .iter()
+        .filter_map(|name| lines.iter().position(|l| l.starts_with(name)))
+        .max();
+    assert!(
+        first > last_usual,
+        "the extra headers go after the usual ones (Host, User-Agent, Connection), just before \
+         the blank line: {request:?}"
+    );
     assert!(
         output.code() == Some(0),
         "two --header options: expected status 0, got {:?}; stderr: {}",
@@ -704,6 +713,7 @@ fn exercise_extra_header() {
         "Accept-Language zh-CN",
         "X-A: 1\r\nX-Evil: 2",
         "X-A: 1\nX-Evil: 2",
+        "X-A: 1\rX-Evil: 2",
     ] {
         let output = fetch(dir.path(), &["--header", bad, "http://127.0.0.1:1/"]);
         assert!(

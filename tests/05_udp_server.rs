@@ -7,7 +7,7 @@ use std::net::UdpSocket;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::udp::{recv, recv_text, socket};
+use common::udp::{recv, recv_text, socket, try_recv};
 use common::{Server, run};
 
 fn start() -> Server {
@@ -248,24 +248,46 @@ fn a_bad_address_prints_usage_and_status_2() {
 #[ignore = "exercise: --drop-every N ignores every Nth datagram"]
 fn exercise_drop_every() {
     let mut server = Server::start("05_udp_server", &["127.0.0.1:0", "--drop-every", "3"]);
-    let client = socket();
-    let me = client.local_addr().unwrap();
-    let names = ["one", "two", "three", "four", "five", "six", "seven"];
-    for name in names {
+    // Two clients, A and B: the server counts every datagram it receives, whoever sent it, so
+    // the 3rd (from B) and the 6th (from A) are dropped. One counter per sender would answer
+    // B's first datagram instead. A client waits for each reply before the other one sends,
+    // so the server receives the datagrams in this order.
+    let a = socket();
+    let b = socket();
+    let (a_addr, b_addr) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+    let plan = [
+        (&a, "A", "one", true),
+        (&a, "A", "two", true),
+        (&b, "B", "three", false),
+        (&b, "B", "four", true),
+        (&a, "A", "five", true),
+        (&a, "A", "six", false),
+        (&a, "A", "seven", true),
+    ];
+    let order: Vec<String> = plan
+        .iter()
+        .map(|(_, who, name, _)| format!("{name} from {who}"))
+        .collect();
+    for (client, who, name, answered) in plan {
         client
             .send_to(name.as_bytes(), server.socket_addr())
             .unwrap();
-    }
-    // The 3rd and 6th are dropped. A reply that comes where another was expected shows which
-    // datagram was answered (or dropped) by mistake; no waiting for a reply that never comes.
-    for name in ["one", "two", "four", "five", "seven"] {
+        if !answered {
+            continue; // no waiting for a reply that never comes
+        }
+        // A reply that comes where another was expected shows which datagram was answered (or
+        // dropped) by mistake. A correct server answers at once; the wait is for a busy machine.
         let want = format!("Hello, {name}!");
-        let (got, _) = recv(&client);
-        if got != want.as_bytes() {
-            panic!(
-                "with --drop-every 3, of the datagrams {names:?} only the 3rd and 6th are \
-                 dropped; the next reply should be {want:?}, got {}",
+        let got = try_recv(client, common::TIMEOUT);
+        if got.as_deref() != Some(want.as_bytes()) {
+            let got = got.map_or(format!("no reply within {:?}", common::TIMEOUT), |got| {
                 common::text(&got)
+            });
+            panic!(
+                "with --drop-every 3 and two clients A and B sending {order:?} in that order, \
+                 the server counts every datagram it receives, from any client: only the 3rd \
+                 (three from B) and the 6th (six from A) are dropped; the next reply should be \
+                 {want:?} (to {who}), got {got}"
             );
         }
     }
@@ -273,11 +295,16 @@ fn exercise_drop_every() {
     server.interrupt();
     let (_, lines) = server.wait_exit();
     let dropped: Vec<&String> = lines.iter().filter(|l| l.contains("Dropped")).collect();
-    let want = format!("Dropped a datagram from {me}");
+    let want = [
+        format!("Dropped a datagram from {b_addr}"),
+        format!("Dropped a datagram from {a_addr}"),
+    ];
     assert!(
-        dropped.len() == 2 && dropped.iter().all(|l| **l == want),
-        "two datagrams of seven were dropped, so the server should log {want:?} twice; \
-         it logged {dropped:?}; all its lines: {lines:#?}"
+        dropped.len() == 2 && dropped.iter().zip(&want).all(|(l, w)| *l == w),
+        "two datagrams of seven were dropped, the 3rd from B and the 6th from A, so the server \
+         should log {:?} and then {:?}; it logged {dropped:?}; all its lines: {lines:#?}",
+        want[0],
+        want[1]
     );
     // N = 0 would mean "every 0th datagram": a usage error, not a crash at the first datagram.
     let (code, stderr) = common::expect_refused(

@@ -159,9 +159,14 @@ fn exercise_ipv6_has_no_broadcast() {
 
 /// Runs `07_broadcast_send ADDR -` with a pipe for its standard input.
 fn spawn_with_stdin(to: &str) -> std::process::Child {
+    spawn_with_args(&[to, "-"])
+}
+
+/// Starts 07_broadcast_send with `args`, its standard input a pipe the test writes to.
+fn spawn_with_args(args: &[&str]) -> std::process::Child {
     use std::process::{Command, Stdio};
     Command::new(common::bin("07_broadcast_send"))
-        .args([to, "-"])
+        .args(args)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -237,6 +242,40 @@ fn exercise_lines_from_stdin() {
         &output.stdout,
         &format!("Sent \"one\" to {to}\nSent \"  two  \" to {to}\nSent \"three\" to {to}\n"),
     );
+
+    // An empty line is a line: it goes out as an empty datagram. --count and --interval are
+    // ignored with `-`: no numbering, and no pause (a pause of 10 s would show as a datagram
+    // that does not come within 5 s).
+    let args = [to.as_str(), "-", "--count", "2", "--interval", "10000"];
+    let mut child = spawn_with_args(&args);
+    let _ = child.stdin.take().unwrap().write_all(b"a\n\n \nb\n");
+    let want = ["a", "", " ", "b"];
+    let mut got = Vec::new();
+    while got.len() < want.len() {
+        match try_recv(&first, Duration::from_secs(5)) {
+            Some(datagram) => got.push(String::from_utf8_lossy(&datagram).into_owned()),
+            None => break,
+        }
+    }
+    if got != want {
+        let _ = child.kill();
+        panic!(
+            "with {args:?} and the input lines {want:?}, each line is one datagram, as it is \
+             (an empty line is an empty datagram), sent at once: --count and --interval are \
+             ignored with `-`; the receiver got {got:?} (each within 5 s of the one before)"
+        );
+    }
+    let output = finish(child);
+    common::expect_text(
+        "stdout, a line `Sent \"LINE\" to ADDR` for each line, also an empty one",
+        &output.stdout,
+        &format!("Sent \"a\" to {to}\nSent \"\" to {to}\nSent \" \" to {to}\nSent \"b\" to {to}\n"),
+    );
+    // The second receiver got them too: take them off its queue.
+    for line in want {
+        let (got, _) = recv(&second);
+        common::expect_text("the second receiver", &got, line);
+    }
 
     // At most 100 lines: the 101st is not sent.
     let mut child = spawn_with_stdin(&to);

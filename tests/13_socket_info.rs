@@ -284,10 +284,12 @@ fn exercise_service_by_port() {
         &got,
         &format!("7/tcp -> not in {table}"),
     );
-    // A table with traps: a comment that looks like an entry, a port whose udp entry comes
-    // first (as 512 in /etc/services), and a port listed twice.
-    let traps = "# exec, biff and echo as in /etc/services\n\
+    // A table with traps: a comment that looks like an entry, a port whose number ends
+    // another's (13 ends with 3), a port whose udp entry comes first (as 512 in
+    // /etc/services), and a port listed twice.
+    let traps = "# exec, biff, daytime and echo as in /etc/services\n\
                  #echo\t\t7/tcp\n\
+                 daytime\t\t13/tcp\n\
                  biff\t\t512/udp\t\tcomsat\n\
                  exec\t\t512/tcp\n\
                  first\t\t5000/tcp\n\
@@ -299,6 +301,11 @@ fn exercise_service_by_port() {
             "7",
             format!("7/tcp -> not in {path}"),
             "a commented-out line is not an entry",
+        ),
+        (
+            "3",
+            format!("3/tcp -> not in {path}"),
+            "13/tcp is port 13, not 3: the whole number must match",
         ),
         (
             "512",

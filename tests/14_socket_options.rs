@@ -266,6 +266,25 @@ fn default_ttl() -> u32 {
         .unwrap_or(64)
 }
 
+/// Runs 14_socket_options with `args` in a new network namespace (its loopback up) whose
+/// default TTL is 100, or returns `None` if this system does not let the test make one.
+fn with_default_ttl_100(args: &[&str]) -> Option<common::Output> {
+    const SETUP: &str = "ip link set lo up && echo 100 >/proc/sys/net/ipv4/ip_default_ttl";
+    // As root, a network namespace; otherwise also a user namespace in which the test is root.
+    let flags = ["-n", "-rn"].into_iter().find(|flags| {
+        Command::new("unshare")
+            .args([flags, "sh", "-c", SETUP])
+            .output()
+            .is_ok_and(|probe| probe.status.success())
+    })?;
+    Some(run_command(
+        Command::new("unshare")
+            .args([flags, "sh", "-c", &format!("{SETUP} && exec \"$0\" \"$@\"")])
+            .arg(bin("14_socket_options"))
+            .args(args),
+    ))
+}
+
 #[test]
 #[ignore = "exercise: add --ttl N, set IP_TTL on the TCP connection and read it back"]
 fn exercise_ttl_option() {
@@ -296,6 +315,29 @@ fn exercise_ttl_option() {
             "with --ttl {ttl}: expected {want:?} (the value before setting, then the value read \
              back after), got {got:?}"
         );
+    }
+    // OLD is the value read from the socket, not the usual default written down: where the
+    // default TTL is 100 (in a network namespace of the test's own), --ttl 5 prints
+    // `IP_TTL: 100 -> 5`.
+    match with_default_ttl_100(&["--ttl", "5"]) {
+        Some(output) => {
+            let want = "IP_TTL: 100 -> 5";
+            let got = output.stdout.lines().find(|l| l.starts_with("IP_TTL: "));
+            assert!(
+                got == Some(want),
+                "with --ttl 5 on a system whose default TTL is 100 (a network namespace made \
+                 by the test), expected {want:?}: OLD is the TTL read from the socket before \
+                 setting it, not a number written in the program; got {}, exit status {:?}, \
+                 stderr {}",
+                got.map_or("no IP_TTL: line".to_string(), |l| format!("{l:?}")),
+                output.code(),
+                text(output.stderr.as_bytes())
+            );
+        }
+        None => eprintln!(
+            "note: skipped the run with a default TTL of 100: this system does not let the test \
+             make a network namespace (`unshare -n` as root, or `unshare -rn`)"
+        ),
     }
     // Out of range: the kernel refuses 0 (and 256); the program must hand it over and stop
     // with the kernel's answer, not print a TTL it never got.

@@ -302,6 +302,11 @@ fn exercise_check_port() {
          {port}), got {}: {found:#?}",
         found.len()
     );
+    assert!(
+        found[2] == want,
+        "with --port {port}: the line for port {port} comes after the listing's two, as the \
+         third connect_ex line; got {found:#?}"
+    );
 
     // The same port, closed: refused. That is a result to print, not a failure.
     drop(listener);

@@ -200,4 +200,13 @@ fn exercise_my_write_all() {
          ran: on a non-blocking socket with a 4096-byte send buffer one write takes at most \
          about 64 KB ({mine:?})"
     );
+    // Each write that takes bytes takes kilobytes (18 calls for 1 MiB here): more than 1000
+    // means the count includes the WouldBlock failures, of a loop that tries again at once.
+    assert!(
+        calls <= 1000,
+        "with --manual: my_write_all reported {calls} calls to write for 1 MiB, expected at \
+         most 1000 (a write that takes bytes takes kilobytes): N counts only the calls that \
+         took bytes, not the ones that failed with WouldBlock, and after a WouldBlock the loop \
+         pauses about 1 ms instead of trying again at once ({mine:?})"
+    );
 }

@@ -834,6 +834,19 @@ fn exercise_directory_listing() {
         server.seen
     );
 
+    // With --dotfiles, hidden names are served, so they are listed too.
+    let dotfiles = site.start(&["--list-dirs", "--dotfiles"]);
+    let with_dot: Vec<&str> = root_entries.iter().copied().chain([".env"]).collect();
+    let reply = get(dotfiles.socket_addr(), "/");
+    let page = String::from_utf8_lossy(&reply.body);
+    assert!(
+        page.contains(".env"),
+        "with --list-dirs --dotfiles, hidden names are served, so the page must list them \
+         too: .env is missing from {page}"
+    );
+    expect_listing(dotfiles.socket_addr(), "/", &with_dot);
+    drop(dotfiles);
+
     // Without the option, directories are not listed.
     let plain = site.start(&[]);
     let reply = get(plain.socket_addr(), "/");

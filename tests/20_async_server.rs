@@ -73,13 +73,15 @@ fn exercise_slow_without_blocking() {
         .map(|(i, mut client)| {
             thread::spawn(move || {
                 let reply = read_once(&mut client);
-                (i, reply, started.elapsed())
+                (i, reply, started.elapsed(), client)
             })
         })
         .collect();
     let mut slowest = Duration::ZERO;
+    let mut kept = Vec::new();
     for waiter in waiters {
-        let (i, reply, took) = waiter.join().unwrap();
+        let (i, reply, took, client) = waiter.join().unwrap();
+        kept.push(client);
         expect_text("a slow reply", &reply, &format!("Hello, c{i}!"));
         assert!(
             took >= Duration::from_millis(900),
@@ -92,6 +94,19 @@ fn exercise_slow_without_blocking() {
         "{CLIENTS} clients waiting at once should all have their replies after about 1 s, but \
          the last came after {slowest:?}: does the pause block a runtime thread \
          (std::thread::sleep) instead of awaiting tokio::time::sleep?"
+    );
+    // Each reply waits, not only a client's first: a second message on the same connection
+    // waits a second too.
+    let client = &mut kept[0];
+    let sent = Instant::now();
+    client.write_all(b"again").unwrap();
+    let reply = read_once(client);
+    let took = sent.elapsed();
+    expect_text("the reply to a second message", &reply, "Hello, again!");
+    assert!(
+        took >= Duration::from_millis(900),
+        "--slow must wait a second before each reply, also the second on a connection (not \
+         only once per client); the reply to a client's second message came after {took:?}"
     );
 }
 
