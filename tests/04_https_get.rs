@@ -402,7 +402,7 @@ fn bad_arguments_print_usage_and_status_2() {
         assert!(
             output
                 .stderr
-                .contains("usage: 04_https_get URL [OUTFILE] [--ca CERT.pem]"),
+                .contains("usage: 04_https_get [OPTIONS] URL [OUTFILE]"),
             "{}",
             output.stderr
         );

@@ -32,11 +32,13 @@ use socket_workbook::output::printable;
 use socket_workbook::{Args, report};
 
 const USAGE: &str = "\
-usage: 03_http_get [--connect-timeout SECONDS] [--deadline SECONDS] URL [OUTFILE]
+usage: 03_http_get [OPTIONS] URL [OUTFILE]
 
   URL      http://HOST[:PORT][/PATH] (port 80 and path / unless given)
   OUTFILE  where to save the body (default: the last part of the URL's path, such as
            page.html for http://host/docs/page.html, or index.html when the path ends in /)
+
+Options:
   --connect-timeout SECONDS
            give up when the server has not taken the connection within this time
            (default 5)

@@ -35,12 +35,13 @@ use socket_workbook::output::printable;
 use socket_workbook::{Args, report, tls};
 
 const USAGE: &str = "\
-usage: 04_https_get URL [OUTFILE] [--ca CERT.pem]
-                    [--connect-timeout SECONDS] [--deadline SECONDS]
+usage: 04_https_get [OPTIONS] URL [OUTFILE]
 
   URL            https://HOST[:PORT][/PATH] (port 443 and path / unless given)
   OUTFILE        where to save the body (default: the last part of the URL's path, or
                  index.html when the path ends in /)
+
+Options:
   --ca CERT.pem  a certificate to trust besides the system's roots: a self-signed server's
                  own certificate, or the authority (CA) that signed the server's
   --connect-timeout SECONDS
