@@ -47,8 +47,9 @@ pub fn serve_hello(mut stream: impl Read + Write, pause: Option<Duration>) -> an
 
 // ANCHOR: receive
 /// The client's side of one step: reads one message, whatever one `read` of up to 1024 bytes
-/// returns. A read timeout set on the stream shows up as an error that says so.
-pub fn receive_hello(stream: &mut impl Read) -> anyhow::Result<String> {
+/// returns, and gives back its bytes as they came. A read timeout set on the stream shows up
+/// as an error that says so.
+pub fn receive_hello(stream: &mut impl Read) -> anyhow::Result<Vec<u8>> {
     let mut buffer = [0u8; 1024];
     let n = loop {
         match stream.read(&mut buffer) {
@@ -69,6 +70,6 @@ pub fn receive_hello(stream: &mut impl Read) -> anyhow::Result<String> {
     if n == 0 {
         bail!("the server closed the connection before answering");
     }
-    Ok(String::from_utf8_lossy(&buffer[..n]).into_owned())
+    Ok(buffer[..n].to_vec())
 }
 // ANCHOR_END: receive

@@ -1,22 +1,26 @@
 //! The HTTP/1.1 exchange that chapter 03 teaches, kept here so chapter 04 can run the very same
 //! exchange over TLS.
 //!
-//! A client opens a connection (plain TCP in chapter 03, TLS in chapter 04), then:
+//! A client connects ([`connect`], with a time limit), puts the whole transfer under one
+//! deadline ([`Deadline`]), wraps the connection in TLS or not (chapter 04 or 03), then:
 //!
 //! 1. builds the request text by hand: [`request`];
 //! 2. sends it and reads the whole response until the server closes the connection:
 //!    [`exchange`] (the notes' `recv(1024)` loop);
-//! 3. splits the header from the body at the first blank line: [`split_head`], and decodes a
-//!    chunked body: [`decode_chunked`]. [`Response::parse`] does both.
+//! 3. splits the header from the body at the first blank line: [`split_head`], works out where
+//!    the body ends ([`Response::parse`]), and decodes a chunked body: [`decode_chunked`];
+//! 4. saves the body so that a failure never leaves half a file: [`save_body`].
 //!
-//! Everything here works on any stream that can be read and written (`impl Read + Write`), so
+//! The exchange works on any stream that can be read and written (`impl Read + Write`), so
 //! it does not care whether the bytes travel in the clear or encrypted.
 
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{ErrorKind, Read, Write};
+use std::fs::{self, OpenOptions};
+use std::io::{self, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 
@@ -136,6 +140,109 @@ impl fmt::Display for Url {
     }
 }
 
+// ANCHOR: connect
+/// Looks the URL's host up and connects to it over TCP, waiting at most `timeout` for each of
+/// its addresses (`--connect-timeout`). Chapter 04 connects the same way before its handshake.
+pub fn connect(url: &Url, timeout: Duration) -> anyhow::Result<TcpStream> {
+    // Python: s.connect(('www.sina.com.cn', 80)) looks the name up and connects in one call.
+    // We do the two steps apart so that each can fail with its own message.
+    let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
+        .to_socket_addrs()
+        .map_err(|e| anyhow!("could not find the address of {}: {e}", url.host))?
+        .collect();
+    // A name may have several addresses (IPv4 and IPv6): try each in turn, as
+    // `TcpStream::connect(&addrs[..])` would, but give each one at most `timeout`.
+    let mut failure = anyhow!("{} has no address", url.host);
+    for addr in addrs {
+        match TcpStream::connect_timeout(&addr, timeout) {
+            Ok(stream) => return Ok(stream),
+            // No answer at all: a server too busy to take new connections, or a firewall
+            // that drops them. Without the limit, the system would wait about two minutes.
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                let seconds = timeout.as_secs_f64();
+                failure = anyhow!(
+                    "could not connect to {addr} within {seconds} s (--connect-timeout); nobody \
+                     answered: is the server too busy to accept, or a firewall in the way?"
+                );
+            }
+            Err(e) => {
+                failure =
+                    anyhow!("could not connect to {addr}: {e}; is a web server running there?")
+            }
+        }
+    }
+    Err(failure)
+}
+// ANCHOR_END: connect
+
+// ANCHOR: deadline
+/// A TCP stream whose whole transfer must be over by one instant (`--deadline`).
+///
+/// A read timeout starts again with every read, so a server that sends one byte every 2
+/// seconds never trips a 10-second one, and could keep us for ever. Here each read and write
+/// may wait only for the time that is left: the socket's timeouts are set to it first. When
+/// the time is up, the error names the limit.
+pub struct Deadline {
+    stream: TcpStream,
+    limit: Duration,
+    until: Instant,
+}
+
+impl Deadline {
+    /// Starts the clock: everything must be done within `limit` from now.
+    pub fn new(stream: TcpStream, limit: Duration) -> Deadline {
+        let until = Instant::now() + limit;
+        Deadline {
+            stream,
+            limit,
+            until,
+        }
+    }
+
+    /// Sets the socket's read and write timeouts to the time that is left, or fails if none is.
+    fn arm(&self) -> io::Result<()> {
+        let left = self.until.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(self.expired());
+        }
+        self.stream.set_read_timeout(Some(left))?;
+        self.stream.set_write_timeout(Some(left))
+    }
+
+    /// The error for a transfer that ran out of time, in words that name the limit.
+    fn expired(&self) -> io::Error {
+        let seconds = self.limit.as_secs_f64();
+        let message = format!("the whole transfer took longer than {seconds} s (--deadline)");
+        io::Error::new(ErrorKind::TimedOut, message)
+    }
+
+    /// An expired timeout of the socket (`WouldBlock` on Linux) is the deadline: say so.
+    fn explain(&self, e: io::Error) -> io::Error {
+        match e.kind() {
+            ErrorKind::WouldBlock | ErrorKind::TimedOut => self.expired(),
+            _ => e,
+        }
+    }
+}
+
+impl Read for Deadline {
+    fn read(&mut self, buffer: &mut [u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.read(buffer).map_err(|e| self.explain(e))
+    }
+}
+
+impl Write for Deadline {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<usize> {
+        self.arm()?;
+        self.stream.write(bytes).map_err(|e| self.explain(e))
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.stream.flush()
+    }
+}
+// ANCHOR_END: deadline
+
 // ANCHOR: request
 /// The request text for `GET url`. HTTP/1.1 is plain text: a request line, header lines, and
 /// a blank line that says "the header ends here". Every line ends with CR LF (`\r\n`).
@@ -170,12 +277,9 @@ pub fn exchange(stream: &mut (impl Read + Write), request: &str) -> anyhow::Resu
             Ok(0) => break,
             Ok(n) => data.extend_from_slice(&buffer[..n]),
             Err(e) if e.kind() == ErrorKind::Interrupted => continue, // a signal: just retry
+            // Time is up: `Deadline` says which limit it was.
             Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
-                bail!(
-                    "the server sent nothing more before the read timeout, after {} bytes \
-                     (is it an HTTP server, and does it close the connection?)",
-                    data.len()
-                )
+                bail!("{e}, after {} bytes", data.len())
             }
             Err(e) => {
                 // Some servers reset the connection right after a response whose length they
@@ -225,6 +329,14 @@ impl Response {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// The values of every header called `name`, in the order received.
+    pub fn headers_named<'a>(&'a self, name: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        self.headers
+            .iter()
+            .filter(move |(n, _)| n.eq_ignore_ascii_case(name))
             .map(|(_, v)| v.as_str())
     }
 }
@@ -282,17 +394,13 @@ fn parse(data: &[u8], closed_cleanly: bool) -> anyhow::Result<Response> {
     };
     // How long is the body? Chunked encoding marks its own end; else `Content-Length` says;
     // else the body is everything until the server closed the connection.
-    let chunked = response
-        .header("Transfer-Encoding")
-        .is_some_and(|te| te.to_ascii_lowercase().ends_with("chunked"));
+    let chunked = is_chunked(&response)?;
+    let length = content_length(&response)?;
     response.body = if status / 100 == 1 || status == 204 || status == 304 {
         Vec::new() // these answers never have a body
     } else if chunked {
         decode_chunked(rest)?
-    } else if let Some(length) = response.header("Content-Length") {
-        let length: usize = length
-            .parse()
-            .map_err(|_| anyhow!("bad Content-Length {length:?}"))?;
+    } else if let Some(length) = length {
         if rest.len() < length {
             bail!(
                 "the body ended after {} of the {length} bytes that Content-Length announced",
@@ -308,6 +416,48 @@ fn parse(data: &[u8], closed_cleanly: bool) -> anyhow::Result<Response> {
     Ok(response)
 }
 // ANCHOR_END: parse
+
+// ANCHOR: framing
+/// Whether the body is chunked. `Transfer-Encoding` lists the codings applied to the body, in
+/// order; chunked is the only one this client can undo, so it must be the whole list. Anything
+/// else (`gzip, chunked`, or a name we do not know) is refused: guessing would save garbage.
+fn is_chunked(response: &Response) -> anyhow::Result<bool> {
+    let codings: Vec<&str> = response
+        .headers_named("Transfer-Encoding")
+        .flat_map(|value| value.split(','))
+        .map(str::trim)
+        .collect();
+    match codings[..] {
+        [] => Ok(false),
+        [only] if only.eq_ignore_ascii_case("chunked") => Ok(true),
+        _ => bail!(
+            "the body is sent with Transfer-Encoding {:?}; this client only decodes chunked",
+            codings.join(", ")
+        ),
+    }
+}
+
+/// The body's length from `Content-Length`, if there is one. The value must be digits only
+/// (`+3` and `-1` are not lengths, although Rust's `parse` would take `+3`), and two values that
+/// disagree are refused: which one to trust is exactly what an attacker wants us to guess.
+fn content_length(response: &Response) -> anyhow::Result<Option<usize>> {
+    let mut length = None;
+    for value in response.headers_named("Content-Length") {
+        // `Content-Length: 5, 5` (one header sent twice, joined by a proxy) is allowed.
+        for part in value.split(',').map(str::trim) {
+            let parsed: usize = match part.parse() {
+                Ok(n) if part.bytes().all(|b| b.is_ascii_digit()) => n,
+                _ => bail!("bad Content-Length {value:?}: not a number of bytes"),
+            };
+            if length.is_some_and(|earlier| earlier != parsed) {
+                bail!("the response has two different Content-Length values; refusing to guess");
+            }
+            length = Some(parsed);
+        }
+    }
+    Ok(length)
+}
+// ANCHOR_END: framing
 
 // ANCHOR: chunked
 /// Decodes a `Transfer-Encoding: chunked` body: pieces, each preceded by its size in
@@ -362,11 +512,20 @@ pub fn save_body(path: &Path, body: &[u8]) -> anyhow::Result<()> {
         name.to_string_lossy(),
         std::process::id()
     ));
-    let written = File::create(&temp)
-        .and_then(|mut file| {
-            file.write_all(body)?;
-            file.sync_all() // on the disk, not only in the system's memory
-        })
+    // `create_new`: make a new file, or fail if the name is taken. `File::create` would open
+    // whatever is there, and follow a symbolic link that someone planted under that name to
+    // overwrite the file it points to (yours). Nothing of ours is there yet: nothing to remove.
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&temp)
+        .map_err(|e| {
+            let (path, temp) = (path.display(), temp.display());
+            anyhow!("could not save the body to {path}: could not create {temp}: {e}")
+        })?;
+    let written = file
+        .write_all(body)
+        .and_then(|()| file.sync_all()) // on the disk, not only in the system's memory
         .and_then(|()| fs::rename(&temp, path));
     if let Err(e) = written {
         let _ = fs::remove_file(&temp);
@@ -498,7 +657,140 @@ mod tests {
         assert!(exchange(&mut stream, "").is_err());
         let mut stream = fake(until_close, Some(ErrorKind::WouldBlock));
         let error = exchange(&mut stream, "").unwrap_err().to_string();
-        assert!(error.contains("read timeout, after 21 bytes"), "{error}");
+        assert!(error.ends_with(", after 21 bytes"), "{error}");
+    }
+
+    #[test]
+    fn a_deadline_is_not_stretched_by_a_server_that_drips() {
+        let (ours, mut theirs) = crate::loopback_pair().unwrap();
+        // The peer sends a byte every 50 ms for up to 2 s: a read timeout of 300 ms would
+        // never expire.
+        let dripper = std::thread::spawn(move || {
+            for _ in 0..40 {
+                if theirs.write_all(b"x").is_err() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        });
+        let started = Instant::now();
+        let mut stream = Deadline::new(ours, Duration::from_millis(300));
+        let error = exchange(&mut stream, "GET / HTTP/1.1\r\n\r\n")
+            .unwrap_err()
+            .to_string();
+        let took = started.elapsed();
+        assert!(
+            error.starts_with("the whole transfer took longer than 0.3 s (--deadline), after "),
+            "{error}"
+        );
+        assert!(took < Duration::from_millis(1000), "took {took:?}");
+        drop(stream);
+        dripper.join().unwrap();
+    }
+
+    #[test]
+    fn content_length_must_be_one_number_of_digits() {
+        let with = |headers: &str| {
+            let data = format!("HTTP/1.1 200 OK\r\n{headers}\r\n\r\nHello, world");
+            Response::parse(data.as_bytes()).map(|r| String::from_utf8(r.body).unwrap())
+        };
+        assert_eq!(with("Content-Length: 5").unwrap(), "Hello");
+        assert_eq!(
+            with("Content-Length: 5\r\ncontent-length: 5").unwrap(),
+            "Hello"
+        );
+        assert_eq!(with("Content-Length: 5, 5").unwrap(), "Hello");
+        for (headers, error) in [
+            (
+                "Content-Length: 5\r\nContent-Length: 7",
+                "the response has two different Content-Length values; refusing to guess",
+            ),
+            (
+                "Content-Length: 5, 7",
+                "the response has two different Content-Length values; refusing to guess",
+            ),
+            (
+                "Content-Length: +3",
+                "bad Content-Length \"+3\": not a number of bytes",
+            ),
+            (
+                "Content-Length: -1",
+                "bad Content-Length \"-1\": not a number of bytes",
+            ),
+            (
+                "Content-Length: 0x10",
+                "bad Content-Length \"0x10\": not a number of bytes",
+            ),
+            (
+                "Content-Length: ",
+                "bad Content-Length \"\": not a number of bytes",
+            ),
+            (
+                "Content-Length: 99999999999999999999999",
+                "bad Content-Length \"99999999999999999999999\": not a number of bytes",
+            ),
+        ] {
+            assert_eq!(with(headers).unwrap_err().to_string(), error, "{headers}");
+        }
+    }
+
+    #[test]
+    fn only_chunked_is_decoded_and_other_codings_are_refused() {
+        let with = |headers: &str| {
+            let data = format!("HTTP/1.1 200 OK\r\n{headers}\r\n\r\n5\r\nHello\r\n0\r\n\r\n");
+            Response::parse(data.as_bytes()).map(|r| String::from_utf8(r.body).unwrap())
+        };
+        assert_eq!(with("Transfer-Encoding: chunked").unwrap(), "Hello");
+        assert_eq!(with("transfer-encoding: Chunked").unwrap(), "Hello");
+        // Chunked wins over Content-Length, as RFC 9112 says.
+        assert_eq!(
+            with("Transfer-Encoding: chunked\r\nContent-Length: 3").unwrap(),
+            "Hello"
+        );
+        for (headers, coding) in [
+            ("Transfer-Encoding: notchunked", "notchunked"),
+            ("Transfer-Encoding: gzip, chunked", "gzip, chunked"),
+            (
+                "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked",
+                "gzip, chunked",
+            ),
+            ("Transfer-Encoding: chunked, chunked", "chunked, chunked"),
+            ("Transfer-Encoding: identity", "identity"),
+        ] {
+            assert_eq!(
+                with(headers).unwrap_err().to_string(),
+                format!(
+                    "the body is sent with Transfer-Encoding {coding:?}; this client only \
+                     decodes chunked"
+                ),
+                "{headers}"
+            );
+        }
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_body_never_follows_a_planted_link() {
+        let dir = std::env::temp_dir().join(format!("wb-save-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        let victim = dir.join("victim.txt");
+        fs::write(&victim, "precious").unwrap();
+        let planted = dir.join(format!(".page.html.{}.part", std::process::id()));
+        std::os::unix::fs::symlink(&victim, &planted).unwrap();
+        let error = save_body(&dir.join("page.html"), b"evil").unwrap_err();
+        assert!(error.to_string().contains("File exists"), "{error}");
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "precious");
+        assert!(fs::symlink_metadata(&planted).is_ok(), "not ours to remove");
+        assert!(!dir.join("page.html").exists());
+        fs::remove_file(&planted).unwrap();
+        save_body(&dir.join("page.html"), b"fine").unwrap();
+        assert_eq!(fs::read_to_string(dir.join("page.html")).unwrap(), "fine");
+        assert!(
+            !planted.exists(),
+            "the temporary file was renamed into place"
+        );
+        fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

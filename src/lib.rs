@@ -19,6 +19,7 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 /// Ends a listing: `Ok` exits 0; an error is printed as one line on stderr and exits 1.
 ///
@@ -97,6 +98,20 @@ impl Args {
             Ok(parsed) => Some(parsed),
             Err(e) => self.usage_error(format!("bad value {value:?} for {name}: {e}")),
         }
+    }
+
+    /// Removes `--name SECONDS` (or `--name=SECONDS`) and returns it as a `Duration`, or
+    /// `default` seconds when it is absent. Fractions are allowed (`0.5`); zero, a negative
+    /// number, or more than a million seconds is a usage error: a time limit of zero would mean
+    /// "no limit at all" to some socket calls and "fail at once" to others.
+    pub fn seconds(&mut self, name: &str, default: f64) -> Duration {
+        let seconds = self.option::<f64>(name).unwrap_or(default);
+        if !(seconds > 0.0 && seconds <= 1e6) {
+            self.usage_error(format!(
+                "{name} {seconds}: give a number of seconds above 0 and at most 1000000"
+            ));
+        }
+        Duration::from_secs_f64(seconds)
     }
 
     /// Takes the next positional argument parsed as `T`, or `default` when there is none.
@@ -227,6 +242,18 @@ mod tests {
             Some("out.html")
         );
         assert_eq!(a.next_optional::<String>("OUTFILE"), None);
+        a.finish();
+    }
+
+    #[test]
+    fn seconds_take_fractions_and_a_default() {
+        let mut a = args(&["--connect-timeout", "0.25", "--deadline=3"]);
+        assert_eq!(
+            a.seconds("--connect-timeout", 5.0),
+            Duration::from_millis(250)
+        );
+        assert_eq!(a.seconds("--deadline", 30.0), Duration::from_secs(3));
+        assert_eq!(a.seconds("--absent", 5.0), Duration::from_secs(5));
         a.finish();
     }
 

@@ -1,13 +1,13 @@
 //! The client side of TLS, taught in chapter 04 and shared by 04_https_get and 18_tls_client.
 //!
-//! Two steps turn a connected `TcpStream` into an encrypted, authenticated `TlsStream`:
+//! Two steps turn a connected `TcpStream` (or any byte stream) into an encrypted, authenticated `TlsStream`:
 //! `connector` decides whom to trust (the system's root certificates, plus any you name with
 //! `--ca`), and `handshake` runs the TLS handshake, in which the server must show a certificate
 //! that a trusted authority signed, that is valid today, and that names the host we asked for.
 //! When a check fails, `handshake` says in one line which check it was and what to do.
 
 use std::fs;
-use std::net::TcpStream;
+use std::io::{Read, Write};
 use std::path::Path;
 
 use anyhow::{anyhow, bail};
@@ -42,12 +42,13 @@ pub fn connector(ca: Option<&Path>) -> anyhow::Result<TlsConnector> {
 // ANCHOR: handshake
 /// Runs the TLS handshake over `tcp` as a client, checking that the server's certificate is
 /// trusted, valid today and made out to `host`. `host` is also sent to the server (SNI), so a
-/// server with several names knows which certificate to show.
-pub fn handshake(
+/// server with several names knows which certificate to show. `tcp` is any byte stream: a
+/// `TcpStream`, or chapter 03's `http::Deadline`, which puts the handshake under the deadline.
+pub fn handshake<S: Read + Write>(
     connector: &TlsConnector,
     host: &str,
-    tcp: TcpStream,
-) -> anyhow::Result<TlsStream<TcpStream>> {
+    tcp: S,
+) -> anyhow::Result<TlsStream<S>> {
     // Python: s = ctx.wrap_socket(sock, server_hostname=host)
     match connector.connect(host, tcp) {
         Ok(stream) => Ok(stream),

@@ -304,28 +304,168 @@ fn a_file_that_cannot_be_written_is_an_error() {
     );
     assert_fails(
         &output,
-        "error: could not save the body to no/such/dir/x.html: No such file or directory",
+        "error: could not save the body to no/such/dir/x.html: could not create \
+         no/such/dir/.x.html.",
         &dir,
         &[],
     );
+    assert!(
+        output
+            .stderr
+            .ends_with(".part: No such file or directory (os error 2)\n"),
+        "{}",
+        output.stderr
+    );
+}
+
+/// Starts 03_http_get in `dir` for `url`, saving to `page.html`; the server must not answer
+/// before the test says so. Returns the running client.
+fn start_fetch(dir: &Path, url: &str) -> std::process::Child {
+    Command::new(bin("03_http_get"))
+        .args([url, "page.html"])
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("could not start 03_http_get")
+}
+
+/// Waits (at most `TIMEOUT`) for a client started by `start_fetch`: its exit code and stderr.
+fn finish_fetch(mut child: std::process::Child) -> (Option<i32>, String) {
+    let mut err = child.stderr.take().unwrap();
+    let (sender, done) = mpsc::channel();
+    thread::spawn(move || {
+        let mut stderr = String::new();
+        let _ = err.read_to_string(&mut stderr);
+        let _ = sender.send(stderr);
+    });
+    let Ok(stderr) = done.recv_timeout(TIMEOUT) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("03_http_get did not finish within {TIMEOUT:?}");
+    };
+    (child.wait().unwrap().code(), stderr)
+}
+
+/// A one-request web server that answers only once `go` says so.
+fn answer_when(response: Vec<u8>, go: mpsc::Receiver<()>) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    thread::spawn(move || {
+        let (mut stream, _) = listener.accept().unwrap();
+        read_request(&mut stream);
+        if go.recv_timeout(TIMEOUT).is_ok() {
+            let _ = stream.write_all(&response);
+        }
+    });
+    addr
+}
+
+#[cfg(unix)]
+#[test]
+fn a_link_planted_at_the_temporary_name_is_never_followed() {
+    // Someone who can write to the directory guesses the temporary name (the process id is
+    // no secret) and plants a symbolic link there: to a file of yours, or to a name that does
+    // not exist yet. Opening that name to write would overwrite, or create, the file it
+    // points to.
+    let dir = TempDir::new("get");
+    let elsewhere = TempDir::new("victim");
+    let victim = elsewhere.write("precious.txt", b"precious");
+    let not_yet = elsewhere.path().join("created-by-the-attack");
+    for target in [&victim, &not_yet] {
+        let (go, wait) = mpsc::channel();
+        let addr = answer_when(ok_response("Content-Length: 4\r\n", b"evil"), wait);
+        let child = start_fetch(dir.path(), &format!("http://{addr}/page.html"));
+        let planted = format!(".page.html.{}.part", child.id());
+        std::os::unix::fs::symlink(target, dir.path().join(&planted)).unwrap();
+        go.send(()).unwrap();
+        let (code, stderr) = finish_fetch(child);
+        assert_eq!(code, Some(1), "{stderr}");
+        assert_eq!(
+            stderr,
+            format!(
+                "error: could not save the body to page.html: could not create {planted}: \
+                 File exists (os error 17)\n"
+            )
+        );
+        assert_eq!(fs::read(&victim).unwrap(), b"precious");
+        assert!(
+            !not_yet.exists(),
+            "the link was followed to create its target"
+        );
+        assert_eq!(
+            dir.names(),
+            std::slice::from_ref(&planted),
+            "nothing saved, the link left alone"
+        );
+        fs::remove_file(dir.path().join(&planted)).unwrap();
+    }
 }
 
 #[test]
-fn nobody_listening_gives_one_line_and_status_1() {
+fn a_length_or_coding_that_cannot_be_trusted_is_refused() {
+    for (headers, error) in [
+        (
+            "Content-Length: 4\r\nContent-Length: 2\r\n",
+            "the response has two different Content-Length values; refusing to guess",
+        ),
+        (
+            "Content-Length: +3\r\n",
+            "bad Content-Length \"+3\": not a number of bytes",
+        ),
+        (
+            "Content-Length: four\r\n",
+            "bad Content-Length \"four\": not a number of bytes",
+        ),
+        (
+            "Content-Length: 18446744073709551616\r\n",
+            "bad Content-Length \"18446744073709551616\": not a number of bytes",
+        ),
+        (
+            "Transfer-Encoding: notchunked\r\n",
+            "the body is sent with Transfer-Encoding \"notchunked\"; this client only decodes \
+             chunked",
+        ),
+        (
+            "Transfer-Encoding: gzip, chunked\r\n",
+            "the body is sent with Transfer-Encoding \"gzip, chunked\"; this client only \
+             decodes chunked",
+        ),
+    ] {
+        let dir = TempDir::new("get");
+        let (addr, _server) = one_shot(ok_response(headers, b"4\r\nbody\r\n0\r\n\r\n"), 100);
+        let output = fetch(dir.path(), &[&format!("http://{addr}/"), "x"]);
+        assert_fails(
+            &output,
+            &format!("error: GET http://{addr}/ failed: {error}\n"),
+            &dir,
+            &[],
+        );
+        assert_eq!(output.stdout, "", "{headers:?}: no header printed");
+    }
+}
+
+#[test]
+fn a_status_line_and_location_from_the_server_are_shown_escaped() {
     let dir = TempDir::new("get");
-    // Bind a port, then free it: nobody listens there now.
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let output = fetch(dir.path(), &[&format!("http://127.0.0.1:{port}/")]);
+    let response = b"HTTP/1.1 302 Found\r\nLocation: /\x1b[2J\rnew\r\n\r\n".to_vec();
+    let (addr, _server) = one_shot(response, 100);
+    let output = fetch(dir.path(), &[&format!("http://{addr}/")]);
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    assert!(
+        output.stdout.ends_with(
+            "Redirected to /\\u{1b}[2J\\rnew: not followed; run 03_http_get with that URL.\n"
+        ),
+        "{}",
+        output.stdout
+    );
+    let response = b"HTTP/1.1 500 \x1b[2J\x07Oops\r\nContent-Length: 0\r\n\r\n".to_vec();
+    let (addr, _server) = one_shot(response, 100);
+    let output = fetch(dir.path(), &[&format!("http://{addr}/")]);
     assert_fails(
         &output,
-        &format!(
-            "error: could not connect to 127.0.0.1 port {port}: Connection refused (os error \
-             111); is a web server running there?"
-        ),
+        "error: the server answered HTTP/1.1 500 \\u{1b}[2J\\u{7}Oops; nothing saved\n",
         &dir,
         &[],
     );

@@ -350,22 +350,31 @@ fn an_error_status_saves_nothing() {
 }
 
 #[test]
-fn nobody_listening_gives_one_line_and_status_1() {
+fn the_handshake_counts_against_the_deadline() {
+    // A server that takes the connection, reads the ClientHello and never answers it.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(TIMEOUT)).unwrap();
+        let mut buffer = [0u8; 4096];
+        // Until the client hangs up.
+        while let Ok(1..) = tcp.read(&mut buffer) {}
+    });
     let dir = TempDir::new("https");
-    let port = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let output = fetch(dir.path(), &[&format!("https://127.0.0.1:{port}/")]);
+    let cert = localhost();
+    let url = format!("https://127.0.0.1:{port}/");
+    let output = fetch(
+        dir.path(),
+        &[&url, "--ca", cert.cert_arg(), "--deadline", "0.5"],
+    );
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(
         output.stderr,
-        format!(
-            "error: could not connect to 127.0.0.1 port {port}: Connection refused (os error 111); \
-             is an HTTPS server running there?\n"
-        )
+        "error: TLS handshake with 127.0.0.1 failed: the whole transfer took longer than 0.5 s \
+         (--deadline)\n"
     );
+    server.join().unwrap();
 }
 
 #[test]
@@ -393,7 +402,7 @@ fn bad_arguments_print_usage_and_status_2() {
         assert!(
             output
                 .stderr
-                .contains("usage: 04_https_get URL [OUTFILE] [--ca CERT.pem]"),
+                .contains("usage: 04_https_get [OPTIONS] URL [OUTFILE]"),
             "{}",
             output.stderr
         );

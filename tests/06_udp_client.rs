@@ -57,6 +57,26 @@ fn sends_exactly_the_names_given_one_datagram_each() {
 }
 
 #[test]
+fn control_characters_in_a_reply_are_shown_escaped() {
+    // A reply that would set the terminal's title, clear the screen, and overwrite a line.
+    let server = socket();
+    let addr = server.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (_, client) = recv(&server);
+        server
+            .send_to(b"\x1b]0;PWNED\x07\x1b[2J\rHello, Ada!\n", client)
+            .unwrap();
+    });
+    let output = run("06_udp_client", &[&addr, "Ada"]);
+    handle.join().unwrap();
+    assert_eq!(output.code(), Some(0), "{output:?}");
+    assert_eq!(
+        output.stdout,
+        "\\u{1b}]0;PWNED\\u{7}\\u{1b}[2J\\rHello, Ada!\\n\n"
+    );
+}
+
+#[test]
 fn a_server_that_drops_every_second_datagram_loses_exactly_those_replies() {
     let (addr, server) = test_server(4, |number| number % 2 == 1);
     let started = Instant::now();

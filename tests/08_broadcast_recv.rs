@@ -45,6 +45,72 @@ fn first_line_names_the_bound_address() {
 }
 
 #[test]
+fn by_default_it_binds_the_loopback_broadcast_address() {
+    // Port 9999 may be shared with other receivers (SO_REUSEADDR); this one only starts and
+    // stops, so it hears nobody else's datagrams.
+    let mut receiver = Server::start("08_broadcast_recv", &[]);
+    assert_eq!(receiver.first_line, "Bound UDP on 127.255.255.255:9999");
+    receiver.interrupt();
+    let (status, _) = receiver.wait_exit();
+    assert!(status.success(), "{status:?}");
+}
+
+#[test]
+fn a_receiver_bound_to_the_broadcast_address_gets_broadcasts_only() {
+    let mut receiver = Server::start("08_broadcast_recv", &["127.255.255.255:0", "--count", "1"]);
+    assert!(
+        receiver
+            .first_line
+            .starts_with("Bound UDP on 127.255.255.255:"),
+        "{}",
+        receiver.first_line
+    );
+    let port = receiver.socket_addr().port();
+    let sender = broadcaster();
+    let me = sender.local_addr().unwrap();
+    // First a unicast to 127.0.0.1, which only a socket on 127.0.0.1 or 0.0.0.0 would take
+    // (a witness proves it was delivered), then a broadcast. Had the receiver taken the
+    // unicast, it would be the first and only line it printed.
+    let witness = shared(([0, 0, 0, 0], port).into());
+    sender.send_to(b"unicast", ("127.0.0.1", port)).unwrap();
+    assert_eq!(recv_text(&witness), "unicast");
+    sender.send_to(b"broadcast", broadcast_to(port)).unwrap();
+    let (status, lines) = receiver.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        lines,
+        [
+            format!("Received from {me}: broadcast"),
+            "--count 1 reached: stopped receiving. Bye.".to_string(),
+        ]
+    );
+}
+
+#[test]
+fn control_characters_in_a_datagram_are_shown_escaped() {
+    let mut server = receiver(0, "1");
+    let port = server.socket_addr().port();
+    let sender = broadcaster();
+    let me = sender.local_addr().unwrap();
+    // Would retitle the terminal, clear it, and print a line that looks like our own.
+    sender
+        .send_to(
+            b"\x1b]0;PWNED\x07\x1b[2J\rReceived from 10.0.0.1:9: forged\n",
+            broadcast_to(port),
+        )
+        .unwrap();
+    let (status, lines) = server.wait_exit();
+    assert!(status.success(), "{status:?}");
+    assert_eq!(
+        lines[0],
+        format!(
+            "Received from {me}: \\u{{1b}}]0;PWNED\\u{{7}}\\u{{1b}}[2J\\rReceived from \
+             10.0.0.1:9: forged\\n"
+        )
+    );
+}
+
+#[test]
 fn two_receivers_on_one_port_both_get_every_message() {
     let (mut first, mut second, port) = two_receivers("3");
     let sender = broadcaster();

@@ -5,7 +5,7 @@
 mod common;
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener};
+use std::net::TcpListener;
 use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::thread::{self, JoinHandle};
@@ -267,27 +267,6 @@ fn a_server_that_hangs_up_during_the_handshake_is_reported() {
          (OpenSSL: unexpected EOF); check the server's log for why\n"
     );
     server.join().unwrap();
-}
-
-#[test]
-fn no_server_gives_one_line_and_status_1() {
-    let addr: SocketAddr = TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
-    let cert = localhost();
-    let output = run(
-        "18_tls_client",
-        &[&addr.to_string(), "--ca", cert.cert_arg()],
-    );
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        format!(
-            "error: could not connect to {addr}: Connection refused (os error 111); \
-             is 18_tls_server running there?\n"
-        )
-    );
 }
 
 #[test]

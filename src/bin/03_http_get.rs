@@ -20,22 +20,31 @@
 //!
 //! or both at once, labelled: `scripts/demo.sh 03`. It works with real web servers too
 //! (`cargo run --bin 03_http_get -- http://example.com/`), if your machine can reach them.
+//! It gives up connecting after 5 seconds (`--connect-timeout`), and on the whole transfer
+//! after 30 seconds (`--deadline`).
 
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
-use anyhow::{Context, anyhow, bail};
+use anyhow::{Context, bail};
 use socket_workbook::http::{self, Url};
+use socket_workbook::output::printable;
 use socket_workbook::{Args, report};
 
 const USAGE: &str = "\
-usage: 03_http_get URL [OUTFILE]
+usage: 03_http_get [OPTIONS] URL [OUTFILE]
 
   URL      http://HOST[:PORT][/PATH] (port 80 and path / unless given)
   OUTFILE  where to save the body (default: the last part of the URL's path, such as
            page.html for http://host/docs/page.html, or index.html when the path ends in /)
+
+Options:
+  --connect-timeout SECONDS
+           give up when the server has not taken the connection within this time
+           (default 5)
+  --deadline SECONDS
+           give up when the whole answer has not come within this time after connecting
+           (default 30)
 
 Prints the status line and the headers, saves the body, and says how many bytes it saved.
 Redirects are shown, not followed. For https:// URLs, use 04_https_get.
@@ -47,6 +56,8 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
+    let connect_timeout = args.seconds("--connect-timeout", 5.0);
+    let deadline = args.seconds("--deadline", 30.0);
     let url: Url = args.next_required("URL");
     let outfile: Option<PathBuf> = args.next_optional("OUTFILE");
     args.finish();
@@ -56,21 +67,11 @@ fn run() -> anyhow::Result<()> {
     let outfile = outfile.unwrap_or_else(|| url.file_name());
 
     // ANCHOR: connect
-    // Python: s.connect(('www.sina.com.cn', 80)) looks the name up and connects in one call.
-    // We do the two steps apart so that each can fail with its own message.
-    let addrs: Vec<SocketAddr> = (url.host.as_str(), url.port)
-        .to_socket_addrs()
-        .map_err(|e| anyhow!("could not find the address of {}: {e}", url.host))?
-        .collect();
-    // A name may have several addresses (IPv4 and IPv6): `connect` tries each in turn.
-    let mut stream = TcpStream::connect(&addrs[..]).map_err(|e| {
-        let (host, port) = (&url.host, url.port);
-        anyhow!("could not connect to {host} port {port}: {e}; is a web server running there?")
-    })?;
-    // A server that never finishes its answer must not make us wait forever.
-    stream
-        .set_read_timeout(Some(Duration::from_secs(10)))
-        .context("could not set a read timeout")?;
+    // Look the host up and connect, waiting at most --connect-timeout (src/http.rs).
+    let tcp = http::connect(&url, connect_timeout)?;
+    // From here on, the whole transfer must be over within --deadline: a server that never
+    // finishes its answer, or drips it a byte at a time, must not make us wait forever.
+    let mut stream = http::Deadline::new(tcp, deadline);
     // ANCHOR_END: connect
 
     // ANCHOR: fetch
@@ -81,9 +82,11 @@ fn run() -> anyhow::Result<()> {
         http::exchange(&mut stream, &request).with_context(|| format!("GET {url} failed"))?;
     drop(stream); // Python: s.close()
 
-    // Python: print(header.decode('utf-8'))
-    for line in response.head.lines() {
-        println!("{line}");
+    // Python: print(header.decode('utf-8')). The header comes from the network: `printable`
+    // (chapter 01) shows its control characters escaped, so that a line break or an escape
+    // sequence hidden in a header cannot forge a line or steer the terminal.
+    for line in response.head.split("\r\n") {
+        println!("{}", printable(line.as_bytes()));
     }
     println!();
     // ANCHOR_END: fetch
@@ -95,12 +98,13 @@ fn run() -> anyhow::Result<()> {
             let location = response
                 .header("Location")
                 .unwrap_or("(no Location header)");
+            let location = printable(location.as_bytes());
             println!("Redirected to {location}: not followed; run 03_http_get with that URL.");
             return Ok(());
         }
         _ => bail!(
             "the server answered {}; nothing saved",
-            response.status_line
+            printable(response.status_line.as_bytes())
         ),
     }
     // Python: with open('sina.html', 'wb') as f: f.write(html)

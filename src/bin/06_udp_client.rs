@@ -24,6 +24,7 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
+use socket_workbook::output::printable;
 use socket_workbook::{Args, report};
 
 const USAGE: &str = "\
@@ -83,7 +84,8 @@ fn run() -> anyhow::Result<usize> {
             .send_to(name.as_bytes(), addr)
             .map_err(|e| anyhow!("could not send {name:?} to {addr}: {e}"))?;
         match receive_reply(&socket, addr, timeout)? {
-            Some(reply) => println!("{reply}"),
+            // Anything may come back: control characters are shown escaped (chapter 01).
+            Some(reply) => println!("{}", printable(reply.as_bytes())),
             None => {
                 println!("no reply for {name:?} within {timeout:?}: UDP does not promise delivery");
                 lost += 1;

@@ -1,8 +1,10 @@
 //! 08_broadcast_recv: receives broadcast datagrams, side by side with other receivers.
 //!
-//! It binds `0.0.0.0:PORT` (every local address, so broadcasts reach it) with the socket option
-//! SO_REUSEADDR set before `bind`, so that several receivers can share one port on one
-//! machine, and prints every datagram it receives with its sender.
+//! It binds `127.255.255.255:PORT`, the broadcast address of the loopback network, so it gets
+//! the broadcasts sent on this machine and nothing from any other (bind `0.0.0.0:PORT` to hear
+//! a whole network). The socket option SO_REUSEADDR, set before `bind`, lets several receivers
+//! share one port on one machine. It prints every datagram it receives with its sender,
+//! control characters escaped.
 //!
 //! Start two receivers, then the sender of chapter 07, in three terminals:
 //!
@@ -13,7 +15,8 @@
 //! ```
 //!
 //! or all at once, labelled: `scripts/demo.sh 07`. Each receiver prints
-//! `Bound UDP on 0.0.0.0:9999` first, then `Received from 127.0.0.1:PORT: Hello, everyone!`.
+//! `Bound UDP on 127.255.255.255:9999` first, then
+//! `Received from 127.0.0.1:PORT: Hello, everyone!`.
 //! Ctrl-C stops it; `--count N` makes it stop by itself after N datagrams.
 
 use std::io::ErrorKind;
@@ -23,13 +26,15 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow};
+use socket_workbook::output::printable;
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
 const USAGE: &str = "\
 usage: 08_broadcast_recv [ADDR] [--count N]
 
-  ADDR       IP:PORT to bind (default 0.0.0.0:9999; port 0 picks a free port)
+  ADDR       IP:PORT to bind (default 127.255.255.255:9999: broadcasts sent on this machine
+             only; 0.0.0.0:9999 hears every network; port 0 picks a free port)
   --count N  stop after receiving N datagrams, N >= 1 (default: run until Ctrl-C)
 
 The first line printed is the address really bound: `Bound UDP on IP:PORT`.
@@ -46,7 +51,7 @@ fn run() -> anyhow::Result<()> {
     if count == Some(0) {
         args.usage_error("--count 0: a receiver stops after at least one datagram");
     }
-    let addr: SocketAddr = args.next_or("ADDR", "0.0.0.0:9999");
+    let addr: SocketAddr = args.next_or("ADDR", "127.255.255.255:9999");
     args.finish();
 
     // ANCHOR: bind
@@ -59,8 +64,9 @@ fn run() -> anyhow::Result<()> {
     socket
         .set_reuse_address(true)
         .context("could not set SO_REUSEADDR")?;
-    // Python: s.bind(('0.0.0.0', 9999)). A socket bound to 127.0.0.1 would get no broadcast:
-    // it only takes datagrams sent to 127.0.0.1 itself.
+    // Python: s.bind(('127.255.255.255', 9999)). Bound to a broadcast address, a socket gets
+    // the broadcasts sent to it and nothing else. `0.0.0.0` would add every datagram to that
+    // port from any network; `127.0.0.1` would get no broadcast at all.
     socket.bind(&addr.into()).map_err(|e| {
         anyhow!("could not bind {addr}: {e}; does a program without SO_REUSEADDR hold this port?")
     })?;
@@ -105,7 +111,8 @@ fn run() -> anyhow::Result<()> {
                 continue;
             }
         };
-        let message = String::from_utf8_lossy(&buffer[..n]);
+        // Anyone may send us anything: control characters are shown escaped (chapter 01).
+        let message = printable(&buffer[..n]);
         println!("Received from {sender}: {message}");
         received += 1;
         if count == Some(received) {

@@ -17,9 +17,10 @@
 //! ```
 //!
 //! or both at once, labelled: `scripts/demo.sh 18`. `--host` sets the name the certificate
-//! must carry; try `--host example.com` to see the client refuse the server.
+//! must carry; try `--host example.com` to see the client refuse the server. As in chapter
+//! 01, it gives up connecting after 5 seconds (`--connect-timeout`).
 
-use std::io::Write;
+use std::io::{ErrorKind, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,16 +28,21 @@ use std::time::Duration;
 
 use anyhow::anyhow;
 use socket_workbook::hello::receive_hello;
+use socket_workbook::output::printable;
 use socket_workbook::{Args, report, tls};
 
 const USAGE: &str = "\
 usage: 18_tls_client [ADDR] [NAME...] --ca CERT.pem [--host NAME]
+                     [--connect-timeout SECONDS]
 
   ADDR         IP:PORT of the server (default 127.0.0.1:9999)
   NAME         names to send (default: Michael Tracy Sarah)
   --ca FILE    a certificate to trust besides the system's roots: the server's own
                certificate if it is self-signed (scripts/make_cert.sh makes one)
   --host NAME  the name the server's certificate must carry (default localhost)
+  --connect-timeout SECONDS
+               give up when the server has not taken the connection within this time
+               (default 5)
 
 Start 18_tls_server first.
 ";
@@ -49,6 +55,7 @@ fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
     let ca: Option<PathBuf> = args.option("--ca");
     let host: String = args.option("--host").unwrap_or_else(|| "localhost".into());
+    let connect_timeout = args.seconds("--connect-timeout", 5.0);
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     let mut names = args.rest();
     let Some(ca) = ca else {
@@ -63,8 +70,16 @@ fn run() -> anyhow::Result<()> {
     // Whom we trust: the system's root certificates, plus the one in the --ca file.
     let connector = tls::connector(Some(&ca))?;
     // A plain TCP connection first, exactly as in chapter 01.
-    let tcp = TcpStream::connect(addr).map_err(|e| {
-        anyhow!("could not connect to {addr}: {e}; is 18_tls_server running there?")
+    let tcp = TcpStream::connect_timeout(&addr, connect_timeout).map_err(|e| {
+        if e.kind() == ErrorKind::TimedOut {
+            let seconds = connect_timeout.as_secs_f64();
+            anyhow!(
+                "could not connect to {addr} within {seconds} s (--connect-timeout); nobody \
+                 answered: is the server too busy to accept, or a firewall in the way?"
+            )
+        } else {
+            anyhow!("could not connect to {addr}: {e}; is 18_tls_server running there?")
+        }
     })?;
     tcp.set_read_timeout(Some(Duration::from_secs(5)))
         .map_err(|e| anyhow!("could not set a read timeout: {e}"))?;
@@ -74,13 +89,14 @@ fn run() -> anyhow::Result<()> {
 
     // ANCHOR: exchange
     // From here on, the conversation of chapter 01, word for word; `receive_hello`
-    // (src/hello.rs) is one read of up to 1024 bytes, now decrypted on the way.
-    println!("{}", receive_hello(&mut stream)?);
+    // (src/hello.rs) is one read of up to 1024 bytes, now decrypted on the way. Encrypted
+    // is not harmless: the server may still send control characters, so they are escaped.
+    println!("{}", printable(&receive_hello(&mut stream)?));
     for name in &names {
         stream
             .write_all(name.as_bytes())
             .map_err(|e| anyhow!("could not send {name:?} to {addr}: {e}"))?;
-        println!("{}", receive_hello(&mut stream)?);
+        println!("{}", printable(&receive_hello(&mut stream)?));
     }
     stream
         .write_all(b"exit")
