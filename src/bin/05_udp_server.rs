@@ -21,7 +21,7 @@ use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
 use anyhow::{Context, anyhow};
-use socket_workbook::{Args, report, stop_on_ctrl_c};
+use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
 usage: 05_udp_server [ADDR]
@@ -71,7 +71,7 @@ fn run() -> anyhow::Result<()> {
         }
     })?;
     // Only now say where we are: whoever reads this line may press Ctrl-C at once.
-    println!("Bound UDP on {local}");
+    logln!("Bound UDP on {local}");
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: serve
@@ -84,25 +84,25 @@ fn run() -> anyhow::Result<()> {
             // A signal (Ctrl-C) may interrupt the wait; the wake-up datagram follows.
             Err(e) if e.kind() == ErrorKind::Interrupted => continue,
             Err(e) => {
-                println!("receive failed: {e}");
+                logln!("receive failed: {e}");
                 continue;
             }
         };
         if stop.load(Ordering::SeqCst) {
             break;
         }
-        println!("Received from {peer}");
+        logln!("Received from {peer}");
         // Bytes that are not UTF-8 become U+FFFD instead of stopping the server.
         let message = String::from_utf8_lossy(&buffer[..n]);
         let reply = format!("Hello, {message}!");
         // Python: s.sendto(b'Hello, %s!' % data, addr). The reply goes to the address the
         // datagram came from; nothing else tells us who the client is.
         if let Err(e) = socket.send_to(reply.as_bytes(), peer) {
-            println!("could not answer {peer}: {e}");
+            logln!("could not answer {peer}: {e}");
         }
     }
     // ANCHOR_END: serve
 
-    println!("Ctrl-C received: stopped receiving. Bye.");
+    logln!("Ctrl-C received: stopped receiving. Bye.");
     Ok(())
 }

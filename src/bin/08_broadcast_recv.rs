@@ -27,7 +27,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use socket_workbook::output::printable;
-use socket_workbook::{Args, report, stop_on_ctrl_c};
+use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
 const USAGE: &str = "\
@@ -86,7 +86,7 @@ fn run() -> anyhow::Result<()> {
         .set_read_timeout(Some(Duration::from_millis(100)))
         .context("could not set a read timeout")?;
     // Only now say where we are: whoever reads this line may press Ctrl-C at once.
-    println!("Bound UDP on {local}");
+    logln!("Bound UDP on {local}");
     // ANCHOR_END: ctrl_c
 
     // ANCHOR: receive
@@ -107,21 +107,21 @@ fn run() -> anyhow::Result<()> {
                 continue;
             }
             Err(e) => {
-                println!("receive failed: {e}");
+                logln!("receive failed: {e}");
                 continue;
             }
         };
         // Anyone may send us anything: control characters are shown escaped (chapter 01).
         let message = printable(&buffer[..n]);
-        println!("Received from {sender}: {message}");
+        logln!("Received from {sender}: {message}");
         received += 1;
         if count == Some(received) {
-            println!("--count {received} reached: stopped receiving. Bye.");
+            logln!("--count {received} reached: stopped receiving. Bye.");
             return Ok(());
         }
     }
     // ANCHOR_END: receive
 
-    println!("Ctrl-C received: stopped receiving. Bye.");
+    logln!("Ctrl-C received: stopped receiving. Bye.");
     Ok(())
 }
