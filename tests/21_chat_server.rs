@@ -362,3 +362,30 @@ fn bad_arguments_are_usage_errors() {
         );
     }
 }
+
+#[test]
+fn a_python_client_in_the_notes_style_chats() {
+    use std::process::Command;
+    if Command::new("python3").arg("--version").output().is_err() {
+        return eprintln!("skipped: python3 is not installed");
+    }
+    let server = start(&[]);
+    let mut ada = Chatter::join(&server, "Ada");
+    let mut python = ChatClient::start_command(
+        Command::new("python3")
+            .arg(common::root().join("scripts/chat_client.py"))
+            .args([&server.addr, "Py"]),
+    );
+    python.expect("Welcome! Your name?");
+    python.expect("* You are Py; others here: 1");
+    ada.expect("Py joins", "* Py joined");
+    ada.say("hello, Py");
+    python.expect("Ada: hello, Py");
+    python.type_line("hello from Python, 你好");
+    ada.expect("Py's line", "Py: hello from Python, 你好");
+    python.end_input(); // the script says /quit
+    ada.expect("Py leaves", "* Py left");
+    let (status, rest, stderr) = python.wait_exit();
+    assert!(status.success(), "{status:?}: {stderr}");
+    assert_eq!(rest, ["The server closed the connection."], "{stderr}");
+}

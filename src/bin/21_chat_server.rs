@@ -159,26 +159,22 @@ impl Room {
 
 // ANCHOR: join
 impl Room {
-    /// Adds a client under `name`, which must not be taken.
+    /// Adds a client under `name`, which must not be taken; returns how many others are here.
     fn join(
         &mut self,
         peer: SocketAddr,
         name: &str,
         lines: mpsc::Sender<Arc<str>>,
         kick: oneshot::Sender<String>,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<usize> {
         let taken = self.members.values().any(|m| m.name == name);
         ensure!(!taken, "the name {name} is taken; try another");
-        // The newcomer's first line, queued before anyone else's can be.
         let others = self.members.len();
-        let _ = lines.try_send(Arc::from(format!(
-            "* You are {name}; others here: {others}\n"
-        )));
         let joined = format!("* {name} joined\n");
         let name = name.to_string();
         self.members.insert(peer, Member { name, lines, kick });
         self.send_to_others(peer, joined);
-        Ok(())
+        Ok(others)
     }
 
     /// Takes a client out (unless the room has sent it away already) and tells the others.
@@ -213,8 +209,11 @@ async fn visit(
     let queue = room.lock().unwrap().queue;
     let (lines, mut queued) = mpsc::channel(queue);
     let (kick, mut kicked) = oneshot::channel();
-    room.lock().unwrap().join(peer, &name, lines, kick)?;
+    let others = room.lock().unwrap().join(peer, &name, lines, kick)?;
     logln!("{peer} joined as {name}");
+    // Written before the loop below starts writing what the others say, so it comes first.
+    let you = format!("* You are {name}; others here: {others}\n");
+    writer.write_all(you.as_bytes()).await?;
 
     // Two loops at once, in this one task: what the client types goes to the room, and what
     // the room queues for the client is written to it. The first to finish ends both.

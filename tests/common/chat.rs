@@ -167,13 +167,17 @@ pub struct ChatClient {
 impl ChatClient {
     /// Starts 22_chat_client with `args`.
     pub fn start(args: &[&str]) -> ChatClient {
-        let mut child = Command::new(bin("22_chat_client"))
-            .args(args)
+        ChatClient::start_command(Command::new(bin("22_chat_client")).args(args))
+    }
+
+    /// Starts another chat client program (such as scripts/chat_client.py) the same way.
+    pub fn start_command(command: &mut Command) -> ChatClient {
+        let mut child = command
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("could not start 22_chat_client");
+            .expect("could not start the chat client");
         let keyboard = child.stdin.take();
         let out = child.stdout.take().expect("stdout is piped");
         let mut err = child.stderr.take().expect("stderr is piped");
