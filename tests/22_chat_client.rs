@@ -216,3 +216,60 @@ fn bad_arguments_are_usage_errors() {
             .starts_with("usage: 22_chat_client [ADDR] [NAME]")
     );
 }
+
+// The exercise of chapter 22. It fails on the listing as shipped.
+
+/// Runs the client against a server that sends `lines` after the name, then closes.
+fn ending_with(lines: &str) -> (Option<i32>, Vec<String>, String) {
+    let (listener, addr) = listen();
+    let mut client = ChatClient::start(&[&addr, "Ada"]);
+    let mut peer = Peer::accept(&listener);
+    assert_eq!(peer.line(), "Ada\n");
+    peer.send(lines.as_bytes());
+    drop(peer);
+    let (status, rest, stderr) = client.wait_exit();
+    (status.code(), rest, stderr)
+}
+
+#[test]
+#[ignore = "exercise: sent away by the server: the reason on stderr, exit status 1"]
+fn exercise_sent_away() {
+    let why = "too far behind: 1000 lines waiting (--queue)";
+    let (code, stdout, stderr) = ending_with(&format!("Bob: hi\n* Disconnected: {why}\n"));
+    assert_eq!(
+        stdout,
+        ["Bob: hi".to_string(), format!("* Disconnected: {why}")],
+        "sent away: the lines are printed as usual, and nothing instead of `The server closed \
+         the connection.`"
+    );
+    assert_eq!(
+        stderr,
+        format!("error: sent away by the server: {why}\n"),
+        "sent away: stderr should say why, in one line"
+    );
+    assert_eq!(code, Some(1), "sent away: the exit status should be 1");
+
+    // The notice must be the line itself, and the last one.
+    for (ending, case) in [
+        (
+            "Bob: * Disconnected: just kidding\n",
+            "a chat line that contains the words",
+        ),
+        (
+            "* Disconnected: not really\nAda: back again\n",
+            "a notice that is not the last line",
+        ),
+    ] {
+        let (code, stdout, stderr) = ending_with(ending);
+        assert_eq!(
+            stdout.last().map(String::as_str),
+            Some("The server closed the connection."),
+            "{case}: the client should end as usual; it printed {stdout:?}, stderr {stderr:?}"
+        );
+        assert_eq!(
+            code,
+            Some(0),
+            "{case}: the exit status should be 0; stderr {stderr:?}"
+        );
+    }
+}
