@@ -460,7 +460,7 @@ fn exercise_who() {
 fn exercise_unique_names() {
     let server = start(&[]);
     let mut first = Chatter::join(&server, "Ada");
-    let mut named = |wanted: &str, want: &str, what: &str, first: &mut Chatter| {
+    let named = |wanted: &str, want: &str, what: &str, first: &mut Chatter| {
         let client = Chatter::connect(&server).named(wanted);
         assert!(
             client.name == want,
