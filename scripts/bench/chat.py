@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Measures 21_chat_server: many clients talking at once, and one client that never reads.
 
-usage: scripts/bench/chat.py SERVER_BINARY [CLIENTS LINES]
+usage: scripts/bench/chat.py SERVER_BINARY [CLIENTS LINES] [-- SERVER_OPTIONS...]
 
   cargo build --release --bin 21_chat_server
   scripts/bench/chat.py target/release/21_chat_server
@@ -28,14 +28,18 @@ import sys
 import threading
 import time
 
-binary = sys.argv[1]
-clients = int(sys.argv[2]) if len(sys.argv) > 2 else 50
-lines = int(sys.argv[3]) if len(sys.argv) > 3 else 20
+args, server_options = sys.argv[1:], []
+if "--" in args:
+    args, server_options = args[: args.index("--")], args[args.index("--") + 1 :]
+binary = args[0]
+clients = int(args[1]) if len(args) > 1 else 50
+lines = int(args[2]) if len(args) > 2 else 20
 DEADLINE = 30  # seconds any round may take before it is called a failure
 
 
 def start_server(*args):
-    server = subprocess.Popen([binary, "127.0.0.1:0", *args], stdout=subprocess.PIPE, text=True)
+    command = [binary, "127.0.0.1:0", *server_options, *args]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
     first = server.stdout.readline()
     port = int(first.rsplit(":", 1)[1])
     # Drain the log, so that the server never blocks on a full pipe.
@@ -82,12 +86,15 @@ def talk_round(with_mute):
         next_n = [0] * clients
         got = 0
         while got < wanted:
-            line = f.readline()
-            if not line:
-                problems.append(f"c{i}: the server closed the connection")
+            try:
+                line = f.readline()
+            except OSError as e:
+                line = f"{e}".encode()
+            if not line or line.startswith(b"* Disconnected") or not line.endswith(b"\n"):
+                problems.append(f"c{i}: the server closed the connection: {line!r}")
                 break
             if line.startswith(b"* "):
-                continue  # joined notices
+                continue  # joined and left notices
             who, said = line.decode().rstrip("\n").split(": ", 1)
             sender = int(who[1:])
             n, sent_at = said.split(" ")
@@ -96,12 +103,18 @@ def talk_round(with_mute):
             next_n[sender] = int(n) + 1
             delays.append(time.perf_counter() - float(sent_at))
             got += 1
-        done.wait(timeout=DEADLINE)
+        try:
+            done.wait(timeout=DEADLINE)
+        except threading.BrokenBarrierError:
+            pass  # the main thread says so
 
     def sender(i, s):
         go.wait()
-        for n in range(lines):
-            s.sendall(f"{n} {time.perf_counter():.6f}\n".encode())
+        try:
+            for n in range(lines):
+                s.sendall(f"{n} {time.perf_counter():.6f}\n".encode())
+        except OSError as e:
+            problems.append(f"c{i}: could not send: {e}")
 
     threads = [threading.Thread(target=reader, args=(i, f)) for i, (_, f) in enumerate(members)]
     threads += [threading.Thread(target=sender, args=(i, s)) for i, (s, _) in enumerate(members)]
@@ -109,15 +122,21 @@ def talk_round(with_mute):
         t.start()
     started = time.perf_counter()
     go.set()
-    done.wait(timeout=DEADLINE)
+    try:
+        done.wait(timeout=DEADLINE)
+    except threading.BrokenBarrierError:
+        problems.append(f"not every client had every line within {DEADLINE} s")
     took = time.perf_counter() - started
-    for t in threads:
-        t.join(timeout=DEADLINE)
     memory = resident(server)
     stop_server(server)
+    for s, _ in members:
+        s.close()  # ends any reader still waiting
+    for t in threads:
+        t.join(timeout=DEADLINE)
     label = f"{clients} clients x {lines} lines" + (" + 1 that never reads" if with_mute else "")
+    label += "".join(f" {option}" for option in server_options)
     if problems:
-        print(f"{label}: FAILED: {problems[:5]}")
+        print(f"{label}: FAILED ({len(problems)} problems), first: {problems[:3]}")
         return
     print(
         f"{label}: all {clients * (clients - 1) * lines} deliveries in {took:.3f} s; "

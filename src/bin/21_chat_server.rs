@@ -226,12 +226,18 @@ async fn visit(
                 let said = format!("{name}: {line}\n");
                 room.lock().unwrap().send_to_others(peer, said);
             }
+            // Give the tasks that write to the others a turn before the next line.
+            tokio::task::yield_now().await;
         }
         anyhow::Ok(())
     };
     let writing = async {
-        while let Some(line) = queued.recv().await {
-            writer.write_all(line.as_bytes()).await?;
+        let mut waiting = Vec::new();
+        // All the lines waiting (up to 100) in one write: a write per line would cost a
+        // packet per line, each taking far more buffer space than its few bytes.
+        while queued.recv_many(&mut waiting, 100).await > 0 {
+            writer.write_all(waiting.concat().as_bytes()).await?;
+            waiting.clear();
         }
         anyhow::Ok(())
     };
