@@ -29,8 +29,8 @@ const MAX_LINE: u64 = 64 * 1024;
 const USAGE: &str = "\
 usage: 22_chat_client [ADDR] [NAME] [--connect-timeout SECONDS]
 
-  ADDR       IP:PORT of 21_chat_server (default 127.0.0.1:9999)
-  NAME       your name in the room; without it, type your name as the first line
+  ADDR                       IP:PORT of 21_chat_server (default 127.0.0.1:9999)
+  NAME                       your name in the room; without it, type it as your first line
   --connect-timeout SECONDS  how long to wait for the server to answer (default 5)
 
 Type a line and press Enter to say it. /quit or Ctrl-D (end of input) leaves the room.
