@@ -108,7 +108,9 @@ fn send_typed_lines(mut to_server: TcpStream) {
             return; // the connection is gone; the printing thread reports it
         }
         if line == b"/quit\n" {
-            return; // nothing typed after /quit could arrive anyway
+            // The server closes on /quit; bytes that reach it after would make the close
+            // a reset (chapter 16).
+            return;
         }
     }
     let _ = to_server.write_all(b"/quit\n");
