@@ -84,7 +84,8 @@ start() {
     if [[ $1 == notes_server.py ]]; then
         "${ON_SERVER_CORE[@]}" python3 scripts/bench/notes_server.py 0 >"$fifo" &
     else
-        "${ON_SERVER_CORE[@]}" "$BIN/$1" 127.0.0.1:0 >"$fifo" &
+        # A client bound above the idle count: 02 turns away all but 1000 clients by default.
+        "${ON_SERVER_CORE[@]}" "$BIN/$1" 127.0.0.1:0 --max-clients $((IDLE + 100)) >"$fifo" &
     fi
     SERVER_PID=$!
     exec {fd}<"$fifo"

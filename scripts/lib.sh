@@ -163,3 +163,61 @@ stop_https_files() {
     kill -TERM "$HTTPS_FILES_PID"
     wait "$HTTPS_FILES_PID" 2>/dev/null || true
 }
+
+# Interactive clients (chapter 21's chat): a client runs in the background with a pipe for its
+# keyboard, which the demo types into; its output goes to a file, printed when it ends.
+declare -A CLIENT_PIDS CLIENT_KEYS
+
+# start_interactive LABEL BINARY ARGS...: starts a client whose keyboard is a pipe.
+start_interactive() {
+    local label=$1 binary=$2 keys
+    shift 2
+    ensure_built
+    mkfifo "$WORK_DIR/$label.keys"
+    "$BIN_DIR/$binary" "$@" <"$WORK_DIR/$label.keys" >"$WORK_DIR/$label.out" 2>&1 &
+    CLIENT_PIDS[$label]=$!
+    # Held open by the demo: the client sees no end of input until end_input.
+    exec {keys}>"$WORK_DIR/$label.keys"
+    CLIENT_KEYS[$label]=$keys
+    say "started $binary $* as '$label'"
+}
+
+# type_into LABEL TEXT: types one line into the client's keyboard (shown with cat -v, so a
+# control character in TEXT is not sent to your terminal).
+type_into() {
+    say "$1 types: $(printf '%s' "$2" | cat -v)"
+    printf '%s\n' "$2" >&"${CLIENT_KEYS[$1]}"
+}
+
+# end_input LABEL: closes the client's keyboard, as Ctrl-D does.
+end_input() {
+    local keys=${CLIENT_KEYS[$1]}
+    say "$1 presses Ctrl-D (end of input)"
+    exec {keys}>&-
+}
+
+# wait_for_output LABEL TEXT [COUNT]: waits (at most 5 s) until the client's output has COUNT
+# lines (default 1) containing TEXT.
+wait_for_output() {
+    local label=$1 text=$2 count=${3:-1} tries=0
+    until [[ $(grep -cF -- "$text" "$WORK_DIR/$label.out") -ge $count ]]; do
+        tries=$((tries + 1))
+        [[ $tries -le 100 ]] || fail "'$label' never printed \"$text\""
+        sleep 0.05
+    done
+}
+
+# wait_client LABEL: waits (at most 5 s) for the client to end, then prints its output
+# labelled; the demo fails unless it exits with status 0.
+wait_client() {
+    local label=$1 pid=${CLIENT_PIDS[$1]} tries=0 status=0
+    while kill -0 "$pid" 2>/dev/null; do
+        tries=$((tries + 1))
+        [[ $tries -le 100 ]] || fail "'$label' did not end within 5 s"
+        sleep 0.05
+    done
+    wait "$pid" || status=$?
+    say "'$label' ended with status $status"
+    sed "s/^/$label | /" "$WORK_DIR/$label.out"
+    [[ $status -eq 0 ]] || fail "'$label' exited with status $status"
+}

@@ -267,6 +267,60 @@ impl Drop for ClientSlot {
     }
 }
 
+/// The accept loop of chapter 20, for the tokio servers after it (chapter 21):
+/// `while let Some((stream, peer)) = incoming.next().await { ... }`, which ends on Ctrl-C.
+///
+/// The policy is `connections`' own: an error of one connection is skipped; any other (out of
+/// descriptors) pauses the loop for 100 ms, said at most once a second. Ctrl-C is watched with
+/// `select!` while waiting for a client and while paused, so it is never missed.
+pub struct AsyncConnections {
+    listener: tokio::net::TcpListener,
+    interrupt: tokio::signal::unix::Signal,
+    last_said: Option<Instant>,
+}
+
+impl AsyncConnections {
+    /// Takes the listener, and the Ctrl-C watcher (made before the first line is printed, so
+    /// that a Ctrl-C right after it is caught).
+    pub fn new(
+        listener: tokio::net::TcpListener,
+        interrupt: tokio::signal::unix::Signal,
+    ) -> AsyncConnections {
+        AsyncConnections {
+            listener,
+            interrupt,
+            last_said: None,
+        }
+    }
+
+    /// The next connection, or `None` once Ctrl-C has been pressed.
+    pub async fn next(&mut self) -> Option<(tokio::net::TcpStream, SocketAddr)> {
+        loop {
+            let accepted = tokio::select! {
+                accepted = self.listener.accept() => accepted,
+                _ = self.interrupt.recv() => return None,
+            };
+            match accepted {
+                Ok(connection) => return Some(connection),
+                Err(e) if concerns_one_connection(&e) => {}
+                Err(e) => {
+                    if self
+                        .last_said
+                        .is_none_or(|t| t.elapsed() >= Duration::from_secs(1))
+                    {
+                        logln!("accept failed: {e}; pausing, trying again every 100 ms");
+                        self.last_said = Some(Instant::now());
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(PAUSE) => {}
+                        _ = self.interrupt.recv() => return None,
+                    }
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

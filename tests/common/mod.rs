@@ -11,6 +11,7 @@
 //! channels, which wake up the moment the awaited line or exit arrives.
 #![allow(dead_code)] // each test file uses only part of the harness
 
+pub mod chat;
 pub mod hello;
 pub mod http;
 pub mod tls;
