@@ -48,6 +48,8 @@ enum Talk {
     Http,
     /// A datagram server: no connection to hold, so only the first five checks apply.
     Datagram,
+    /// The chat room of chapter 21: `Welcome! Your name?\n`, a name, `/quit`.
+    Chat,
 }
 
 /// What a server is asked to bear beyond the basics.
@@ -112,6 +114,13 @@ const POLL_SERVER_19: Row = Row {
 const ASYNC_SERVER_20: Row = Row {
     name: "20_async_server",
     // Tasks on the runtime's threads: no spawn to fail.
+    thread_per_client: false,
+    ..TCP_SERVER_02
+};
+const CHAT_SERVER_21: Row = Row {
+    name: "21_chat_server",
+    talk: Talk::Chat,
+    busy: Some(b"Busy, try later.\n"),
     thread_per_client: false,
     ..TCP_SERVER_02
 };
@@ -252,6 +261,7 @@ enum Held {
     Plain(Conn),
     Tls(Box<native_tls::TlsStream<TcpStream>>),
     Http(Conn),
+    Chat(Conn),
 }
 
 /// Opens a connection and gets as far as the server's first word: `Welcome!` (through TLS
@@ -280,6 +290,13 @@ fn greet(fixture: &Fixture, server: &Server) -> Result<Held, Vec<u8>> {
             }
         }
         Talk::Http => Ok(Held::Http(Conn::open(fixture.row, server))),
+        Talk::Chat => {
+            let mut conn = Conn::open(fixture.row, server);
+            match read_some(&mut conn).unwrap_or_else(|e| panic!("no welcome: {e}")) {
+                welcome if welcome == b"Welcome! Your name?\n" => Ok(Held::Chat(conn)),
+                other => Err(other),
+            }
+        }
         Talk::Datagram => unreachable!(),
     }
 }
@@ -290,6 +307,13 @@ fn converse(fixture: &Fixture, server: &Server) {
         .unwrap_or_else(|got| panic!("closed instead of greeting: {}", common::text(&got)));
     match held {
         Held::Plain(mut conn) => hello(&mut conn),
+        Held::Chat(mut conn) => {
+            conn.write_all(b"Ada\n").unwrap();
+            let you = read_some(&mut conn).unwrap();
+            common::expect_text("joined", &you, "* You are Ada; others here: 0\n");
+            conn.write_all(b"/quit\n").unwrap();
+            common::expect_text("after /quit", &read_to_end(&mut conn), "");
+        }
         Held::Tls(mut tls) => hello(&mut *tls),
         Held::Http(mut conn) => {
             conn.write_all(b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -508,7 +532,9 @@ fn idle_client(row: Row) {
     let held = greet(&fixture, &server).unwrap_or_else(|got| panic!("no greeting: {got:?}"));
     let started = Instant::now();
     let rest = match held {
-        Held::Plain(mut conn) | Held::Http(mut conn) => read_to_end(&mut conn),
+        Held::Plain(mut conn) | Held::Http(mut conn) | Held::Chat(mut conn) => {
+            read_to_end(&mut conn)
+        }
         // The server hangs up without TLS's goodbye, which reads as an error or as the end.
         Held::Tls(mut tls) => read_some(&mut *tls).unwrap_or_default(),
     };
@@ -523,6 +549,13 @@ fn idle_client(row: Row) {
             text.starts_with("HTTP/1.1 408 Request Timeout\r\n"),
             "{text:?}"
         );
+    } else if row.talk == Talk::Chat {
+        common::expect_text(
+            "after the idle timeout",
+            &rest,
+            "* Disconnected: timed out after 0.3 s (--idle-timeout)\n",
+        );
+        server.expect_line("timed out after 0.3 s (--idle-timeout)");
     } else {
         common::expect_text("after the idle timeout", &rest, "");
         server.expect_line("timed out after 0.3 s (--idle-timeout)");
@@ -607,7 +640,7 @@ fn thread_spawn_failure(row: Row) {
             hello(&mut *tls);
             true
         }
-        Ok(Held::Http(_)) => unreachable!(),
+        Ok(Held::Http(_) | Held::Chat(_)) => unreachable!(),
         Err(_) => false,
     });
     assert!(served, "no client was served after the others left");
@@ -659,4 +692,5 @@ contract! {
     tls_server_18 => TLS_SERVER_18,
     poll_server_19 => POLL_SERVER_19,
     async_server_20 => ASYNC_SERVER_20,
+    chat_server_21 => CHAT_SERVER_21,
 }
