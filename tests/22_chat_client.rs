@@ -1,6 +1,7 @@
 //! Checks 22_chat_client against a chat server played by the test itself, so that a failure
 //! points at the client. (The real pair, 21 with 22, is checked in tests/21_chat_server.rs.)
-//! Run with `cargo test --test 22_chat_client`.
+//! Run with `cargo test --test 22_chat_client`. What every client owes (no server, a server that
+//! never answers, control characters escaped) is checked in tests/client_contract.rs.
 
 mod common;
 
@@ -145,63 +146,9 @@ fn a_reset_connection_is_one_error_line_and_exit_1() {
 }
 
 #[test]
-fn no_server_is_one_error_line_and_exit_1() {
-    // A port that was free a moment ago: nobody listens there now.
-    let addr = listen().1;
-    let output = run("22_chat_client", &[&addr, "Ada"]);
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        format!(
-            "error: could not connect to {addr}: Connection refused (os error 111); is 21_chat_server running there?\n"
-        )
-    );
-}
-
-#[test]
-fn a_server_that_does_not_answer_is_given_up_on() {
-    use socket2::{Domain, Socket, Type};
-    // A listener with a backlog of 0 that never accepts: once one connection waits in its
-    // queue, Linux drops further connection requests without an answer (chapter 15).
-    let busy = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
-    busy.bind(
-        &"127.0.0.1:0"
-            .parse::<std::net::SocketAddr>()
-            .unwrap()
-            .into(),
-    )
-    .unwrap();
-    busy.listen(0).unwrap();
-    let addr = busy.local_addr().unwrap().as_socket().unwrap();
-    let mut queued = Vec::new();
-    // Fill the queue: connects that complete at once, until one does not (at most a few).
-    loop {
-        assert!(queued.len() < 8, "the backlog never filled");
-        match TcpStream::connect_timeout(&addr, std::time::Duration::from_millis(200)) {
-            Ok(stream) => queued.push(stream),
-            Err(_) => break,
-        }
-    }
-    let output = run(
-        "22_chat_client",
-        &[&addr.to_string(), "Ada", "--connect-timeout", "0.3"],
-    );
-    assert_eq!(output.code(), Some(1), "{output:?}");
-    assert_eq!(
-        output.stderr,
-        format!(
-            "error: could not connect to {addr}: connection timed out; is 21_chat_server running there?\n"
-        )
-    );
-}
-
-#[test]
 fn bad_arguments_are_usage_errors() {
-    for args in [
-        &["--connect-timeout", "0"][..],
-        &["nowhere"],
-        &["127.0.0.1:1", "Ada", "extra"],
-    ] {
+    // (`--connect-timeout 0` and `--help`'s flags: tests/client_contract.rs.)
+    for args in [&["nowhere"][..], &["127.0.0.1:1", "Ada", "extra"]] {
         let output = run("22_chat_client", args);
         assert_eq!(output.code(), Some(2), "{args:?}: {output:?}");
         assert!(

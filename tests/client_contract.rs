@@ -47,6 +47,8 @@ enum Talk {
     Http,
     /// The same inside TLS (chapter 04).
     Https,
+    /// `Welcome! Your name?`, the name `Ada`, chat lines, `/quit` at the end of input (22).
+    Chat,
 }
 
 impl Talk {
@@ -94,6 +96,11 @@ const TLS_CLIENT_18: Row = Row {
     talk: Talk::HelloTls,
     ..TCP_CLIENT_01
 };
+const CHAT_CLIENT_22: Row = Row {
+    name: "22_chat_client",
+    talk: Talk::Chat,
+    ..TCP_CLIENT_01
+};
 
 /// What one run of a client needs: a directory (for a socket file, and the file a fetch
 /// saves, as the client's working directory) and, for TLS, a certificate to trust.
@@ -115,7 +122,7 @@ impl Fixture {
         let mut command = Command::new(bin(self.row.name));
         command.current_dir(self.dir.path());
         match self.row.talk {
-            Talk::Hello | Talk::HelloTls => command.args([target, "Ada"]),
+            Talk::Hello | Talk::HelloTls | Talk::Chat => command.args([target, "Ada"]),
             Talk::Http => command.args([&format!("http://{target}/page.html"), "page.html"]),
             Talk::Https => command.args([&format!("https://{target}/page.html"), "page.html"]),
         };
@@ -208,8 +215,37 @@ fn read_head(stream: &mut dyn Duplex) {
     }
 }
 
+/// Reads one line the client sent, without its `\n`.
+fn read_line(stream: &mut dyn Duplex) -> Vec<u8> {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    loop {
+        match stream.read(&mut byte) {
+            Ok(1) if byte[0] == b'\n' => return line,
+            Ok(1) => line.push(byte[0]),
+            other => panic!("the client stopped in the middle of a line: {other:?}"),
+        }
+    }
+}
+
 /// Has one conversation in which everything the server says carries `HOSTILE`.
 fn converse(talk: Talk, stream: &mut dyn Duplex) {
+    if talk == Talk::Chat {
+        stream.write_all(b"Welcome! Your name?\n").unwrap();
+        assert_eq!(read_line(stream), b"Ada", "the client's name line");
+        // A chat line is a line: its LF ends it, and the rest is a line of its own.
+        let mut said = b"Eve: ".to_vec();
+        said.extend_from_slice(HOSTILE);
+        said.push(b'\n');
+        stream.write_all(&said).unwrap();
+        // Stdin is at its end: the client says /quit, and the server closes.
+        assert_eq!(
+            read_line(stream),
+            b"/quit",
+            "the client's line at the end of input"
+        );
+        return;
+    }
     if talk.http() {
         read_head(stream);
         let mut response = format!(
@@ -455,7 +491,10 @@ fn escaped_output(row: Row) {
     assert_eq!(output.code(), Some(0), "{output:?}");
     no_raw_control("stdout", &output.stdout);
     no_raw_control("stderr", &output.stderr);
-    let want = if talk.http() {
+    let want = if talk == Talk::Chat {
+        let shown = HOSTILE_SHOWN.replace("\\n", "\n");
+        format!("Welcome! Your name?\nEve: {shown}\nThe server closed the connection.\n")
+    } else if talk.http() {
         format!(
             "HTTP/1.1 200 OK\nContent-Length: {}\nX-Evil: {HOSTILE_SHOWN}\n\nSaved {} bytes to \
              page.html\n",
@@ -502,4 +541,5 @@ contract! {
     https_get_04 => super::HTTPS_GET_04,
     unix_client_10 => super::UNIX_CLIENT_10,
     tls_client_18 => super::TLS_CLIENT_18,
+    chat_client_22 => super::CHAT_CLIENT_22,
 }

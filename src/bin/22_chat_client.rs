@@ -13,7 +13,7 @@
 //! or see a whole conversation: `scripts/demo.sh 21`. `/quit` or Ctrl-D (the end of input)
 //! leaves the room; the client ends when the server has closed the connection.
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::process::ExitCode;
 use std::thread;
@@ -42,18 +42,24 @@ fn main() -> ExitCode {
 
 fn run() -> anyhow::Result<()> {
     let mut args = Args::from_env(USAGE);
-    let wait: f64 = args.option("--connect-timeout").unwrap_or(5.0);
-    if !(wait > 0.0 && wait.is_finite()) {
-        args.usage_error("--connect-timeout must be a positive number of seconds");
-    }
+    let wait: Duration = args.seconds("--connect-timeout", 5.0);
     let addr: SocketAddr = args.next_or("ADDR", "127.0.0.1:9999");
     let name: Option<String> = args.next_optional("NAME");
     args.finish();
 
     // ANCHOR: connect
     // Python: s = socket.create_connection(addr, timeout=5)
-    let stream = TcpStream::connect_timeout(&addr, Duration::from_secs_f64(wait)).map_err(|e| {
-        anyhow!("could not connect to {addr}: {e}; is 21_chat_server running there?")
+    let stream = TcpStream::connect_timeout(&addr, wait).map_err(|e| {
+        if e.kind() == ErrorKind::TimedOut {
+            // Nobody answered at all: say which limit gave up, as the other clients do.
+            let seconds = wait.as_secs_f64();
+            anyhow!(
+                "could not connect to {addr} within {seconds} s (--connect-timeout); nobody \
+                 answered: is the server too busy to accept, or a firewall in the way?"
+            )
+        } else {
+            anyhow!("could not connect to {addr}: {e}; is 21_chat_server running there?")
+        }
     })?;
     // A second handle on the same socket, for the keyboard's thread to write with.
     let mut to_server = stream.try_clone().context("could not clone the socket")?;
