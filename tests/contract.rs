@@ -628,10 +628,18 @@ fn thread_spawn_failure(row: Row) {
     };
     common::expect_text("a client with no thread", &turned_away, "");
     server.expect_line("could not start a thread for ");
-    // The others leave; a new client is served. A thread that logged its goodbye may not have
-    // quite ended, so a client may still find no thread: try again, a bounded number of times.
+    // The others leave; a new client is served. Wait until every one of them is logged as
+    // closed; a thread that logged its goodbye may still not have quite ended (on a busy
+    // machine, for milliseconds), so a new client may still find no thread: try again, for
+    // at most a few seconds.
+    let leaving = held.len();
     drop(held);
-    let served = (0..20).any(|_| match greet(&fixture, &server) {
+    for _ in 0..leaving {
+        server.expect_line(" closed");
+    }
+    let give_up = Instant::now() + Duration::from_secs(5);
+    let mut attempts = std::iter::from_fn(|| (Instant::now() < give_up).then_some(()));
+    let served = attempts.any(|()| match greet(&fixture, &server) {
         Ok(Held::Plain(mut conn)) => {
             hello(&mut conn);
             true
