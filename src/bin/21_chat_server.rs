@@ -8,14 +8,13 @@
 //! terminal 3$ nc 127.0.0.1 9999
 //! ```
 //!
-//! or all at once, labelled: `scripts/demo.sh 21`. It prints `Listening on 127.0.0.1:9999`,
-//! then a line per client arriving, joining and leaving. Ctrl-C stops it. A client that stops
-//! reading fills its own bounded queue and is sent away; nobody else waits for it.
+//! or all at once: `scripts/demo.sh 21`. It logs each client arriving, joining and leaving;
+//! Ctrl-C stops it. A client that stops reading is sent away; nobody else waits for it.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::process::ExitCode;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, ensure};
@@ -76,8 +75,10 @@ async fn run() -> anyhow::Result<()> {
     let interrupt = signal(SignalKind::interrupt()).context("could not watch for Ctrl-C")?;
     logln!("Listening on {local}");
 
-    let members = HashMap::new();
-    let room = Arc::new(Mutex::new(Room { members, queue }));
+    let room = Arc::new(Mutex::new(Room {
+        members: HashMap::new(),
+        queue,
+    }));
     let places = Arc::new(Semaphore::new(max_clients));
     // Chapter 20's loop (src/server.rs): `None` once Ctrl-C is pressed.
     let mut incoming = AsyncConnections::new(listener, interrupt);
@@ -87,9 +88,8 @@ async fn run() -> anyhow::Result<()> {
             let _ = stream.try_write(b"Busy, try later.\n");
             continue;
         };
-        // Each line is written as soon as it is queued, often a few bytes at a time: without
-        // TCP_NODELAY, Nagle's algorithm would hold each small write until the previous one
-        // is acknowledged, which can take 40 ms (chapter 14).
+        // Lines are written as soon as queued, a few bytes at a time: without TCP_NODELAY,
+        // Nagle's algorithm could hold each until the previous one is acknowledged (40 ms).
         let _ = stream.set_nodelay(true);
         let room = Arc::clone(&room);
         tokio::spawn(async move {
@@ -157,6 +157,11 @@ impl Room {
 }
 // ANCHOR_END: room
 
+/// Locks the room. A lock that a panicking task "poisoned" still holds a whole table: use it.
+fn lock(room: &Mutex<Room>) -> MutexGuard<'_, Room> {
+    room.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
 // ANCHOR: join
 impl Room {
     /// Adds a client under `name`, which must not be taken; returns how many others are here.
@@ -198,18 +203,13 @@ async fn visit(
     idle: Duration,
 ) -> anyhow::Result<()> {
     writer.write_all(b"Welcome! Your name?\n").await?;
-    let Some(name) = read_line(&mut reader, idle).await? else {
-        return Ok(()); // gone before saying a name
+    let Some(name) = read_line(&mut reader, idle).await?.filter(|n| n != "/quit") else {
+        return Ok(()); // gone, or `/quit`, before saying a name
     };
-    if name == "/quit" {
-        return Ok(());
-    }
     check_name(&name)?;
-    // A lock is poisoned only if a thread panicked while holding it; nothing here panics.
-    let queue = room.lock().unwrap().queue;
-    let (lines, mut queued) = mpsc::channel(queue);
+    let (lines, mut queued) = mpsc::channel(lock(room).queue);
     let (kick, mut kicked) = oneshot::channel();
-    let others = room.lock().unwrap().join(peer, &name, lines, kick)?;
+    let others = lock(room).join(peer, &name, lines, kick)?;
     logln!("{peer} joined as {name}");
     // Written before the loop below starts writing what the others say, so it comes first.
     let you = format!("* You are {name}; others here: {others}\n");
@@ -223,8 +223,7 @@ async fn visit(
                 break;
             }
             if !line.is_empty() {
-                let said = format!("{name}: {line}\n");
-                room.lock().unwrap().send_to_others(peer, said);
+                lock(room).send_to_others(peer, format!("{name}: {line}\n"));
             }
             // Give the tasks that write to the others a turn before the next line.
             tokio::task::yield_now().await;
@@ -253,8 +252,7 @@ async fn visit(
         Ok(why) => Err(anyhow!(why)),
         Err(_) => result,
     };
-    let why = result.as_ref().err().map(|e| e.to_string());
-    room.lock().unwrap().leave(peer, why);
+    lock(room).leave(peer, result.as_ref().err().map(|e| e.to_string()));
     result
 }
 // ANCHOR_END: visit
