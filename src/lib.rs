@@ -71,18 +71,23 @@ impl Args {
         std::process::exit(2);
     }
 
-    /// Removes `--name` from the arguments and says whether it was there.
+    /// Removes the flag `name` from the arguments and says whether it was there. `name` is
+    /// written as the user types it, dashes included: `args.flag("--verbose")`.
     pub fn flag(&mut self, name: &str) -> bool {
+        Args::check_name(name);
         let before = self.words.len();
         self.words.retain(|w| w != name);
         self.words.len() != before
     }
 
-    /// Removes `--name VALUE` (or `--name=VALUE`) and returns VALUE parsed as `T`.
+    /// Removes the option `name` and its value, given as `--name VALUE` or `--name=VALUE`,
+    /// and returns VALUE parsed as `T`. `name` is written as the user types it, dashes
+    /// included: `args.option::<usize>("--threads")`.
     pub fn option<T: FromStr>(&mut self, name: &str) -> Option<T>
     where
         T::Err: Display,
     {
+        Args::check_name(name);
         let prefix = format!("{name}=");
         let position = self
             .words
@@ -163,8 +168,22 @@ impl Args {
     /// Rejects anything that is left: an unknown option or one argument too many.
     pub fn finish(self) {
         if let Some(word) = self.words.first() {
-            self.usage_error(format!("unexpected argument {word:?}"));
+            if word.starts_with("--") {
+                self.usage_error(format!("unknown option {word:?}"));
+            }
+            self.usage_error(format!(
+                "unexpected argument {word:?}: this program takes fewer positional arguments"
+            ));
         }
+    }
+
+    /// A listing that asks for `option("port")` would never match what the user typed, and
+    /// the user would be told their `--port` is unknown: catch that mistake in the listing.
+    fn check_name(name: &str) {
+        assert!(
+            name.starts_with("--"),
+            "Args: write the option with its dashes, \"--{name}\", not \"{name}\""
+        );
     }
 
     fn take_positional(&mut self) -> Option<String> {
@@ -230,6 +249,12 @@ mod tests {
         assert_eq!(addr.port(), 1);
         assert_eq!(a.rest(), vec!["x".to_string()]);
         a.finish();
+    }
+
+    #[test]
+    #[should_panic(expected = "write the option with its dashes")]
+    fn an_option_name_without_dashes_is_a_mistake_in_the_listing() {
+        args(&["--threads", "4"]).option::<usize>("threads");
     }
 
     #[test]

@@ -68,6 +68,24 @@ impl Listener for UnixListener {
     }
 }
 
+// ANCHOR: bind_error
+/// The error for a failed `bind`, with the likely cause in words: the system's own message
+/// (`Address already in use`, `Permission denied`) names the symptom, not what to do.
+pub fn bind_error(addr: impl Display, e: io::Error) -> anyhow::Error {
+    let hint = match e.kind() {
+        io::ErrorKind::AddrInUse => "is another server already using this port?",
+        // Ports 1-1023 are reserved for the system's services (Linux's limit is the sysctl
+        // net.ipv4.ip_unprivileged_port_start).
+        io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need root (or CAP_NET_BIND_SERVICE); pick a port from 1024 up"
+        }
+        io::ErrorKind::AddrNotAvailable => "is that address one of this machine's? (ip addr)",
+        _ => "is the address right?",
+    };
+    anyhow::anyhow!("could not bind {addr}: {e}; {hint}")
+}
+// ANCHOR_END: bind_error
+
 /// Does this `accept` error concern one connection only, so that trying again at once is
 /// right? (Stevens' `Accept` wrapper makes the same split.)
 pub fn concerns_one_connection(e: &io::Error) -> bool {

@@ -420,6 +420,46 @@ fn address_in_use(row: Row) {
         "{}",
         output.stderr
     );
+    if row.kind != Kind::Unix {
+        // The cause in words, not only the system's "Address already in use".
+        assert!(
+            output.stderr.contains("already") && output.stderr.contains("port"),
+            "no hint at the cause: {}",
+            output.stderr
+        );
+    }
+}
+
+fn low_port(row: Row) {
+    if row.kind == Kind::Unix {
+        return eprintln!("not applicable: {} binds a socket file, not a port", row.name);
+    }
+    let fixture = Fixture::new(row);
+    if !common::unix::running_as_root(&fixture.dir) {
+        return eprintln!("skipped: needs root, to run the server as another user (setpriv)");
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        return eprintln!("skipped: setpriv (util-linux) is not installed");
+    }
+    // A plain user may not bind a port below 1024: the server must say so and what to do,
+    // not blame "another server".
+    set_mode(fixture.dir.path(), 0o777);
+    let uid = 40_000 + (std::process::id() % 2000) * 20 + row.name[..2].parse::<u32>().unwrap();
+    let output = run_command(
+        Command::new("setpriv")
+            .args([format!("--reuid={uid}"), format!("--regid={uid}")])
+            .arg("--clear-groups")
+            .arg(bin(row.name))
+            .args(fixture.args("127.0.0.1:80", &[])),
+    );
+    assert_eq!(output.code(), Some(1), "{output:?}");
+    assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
+    assert!(
+        output.stderr.contains("Permission denied")
+            && output.stderr.contains("ports below 1024 need root"),
+        "expected the cause (ports below 1024 need root), got: {}",
+        output.stderr
+    );
 }
 
 fn ctrl_c(row: Row) {
@@ -673,6 +713,8 @@ macro_rules! contract {
             fn bad_argument() { super::bad_argument($row) }
             #[test]
             fn address_in_use() { super::address_in_use($row) }
+            #[test]
+            fn low_port() { super::low_port($row) }
             #[test]
             fn ctrl_c() { super::ctrl_c($row) }
             #[test]

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow};
 use socket_workbook::hello::serve_hello;
 use socket_workbook::logln;
-use socket_workbook::server::{ClientLimit, PAUSE, concerns_one_connection, farewell};
+use socket_workbook::server::{ClientLimit, PAUSE, bind_error, concerns_one_connection, farewell};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
@@ -76,9 +76,7 @@ fn run() -> anyhow::Result<()> {
     socket
         .set_reuse_address(true)
         .context("could not set SO_REUSEADDR")?;
-    socket.bind(&addr.into()).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     // How many connections may wait, completed but not yet accepted. The notes use 5; with 5,
     // fifty clients arriving at once stall for seconds (see the chapter), so we use 128.
     socket

@@ -20,7 +20,8 @@ use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
+use socket_workbook::server::bind_error;
 use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -48,9 +49,7 @@ fn run() -> anyhow::Result<()> {
     // ANCHOR: bind
     // Python: s = socket.socket(AF_INET, SOCK_DGRAM); s.bind(addr)
     // No listen, no accept: a bound UDP socket can receive from anyone at once.
-    let socket = UdpSocket::bind(addr).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let socket = UdpSocket::bind(addr).map_err(|e| bind_error(addr, e))?;
     let local = socket
         .local_addr()
         .context("could not read the bound address")?;

@@ -27,6 +27,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow};
 use socket_workbook::output::printable;
+use socket_workbook::server::bind_error;
 use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
@@ -67,8 +68,11 @@ fn run() -> anyhow::Result<()> {
     // Python: s.bind(('127.255.255.255', 9999)). Bound to a broadcast address, a socket gets
     // the broadcasts sent to it and nothing else. `0.0.0.0` would add every datagram to that
     // port from any network; `127.0.0.1` would get no broadcast at all.
-    socket.bind(&addr.into()).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; does a program without SO_REUSEADDR hold this port?")
+    socket.bind(&addr.into()).map_err(|e| match e.kind() {
+        ErrorKind::AddrInUse => anyhow!(
+            "could not bind {addr}: {e}; does a program without SO_REUSEADDR hold this port?"
+        ),
+        _ => bind_error(addr, e),
     })?;
     let socket: UdpSocket = socket.into();
     let local = socket

@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use socket_workbook::logln;
-use socket_workbook::server::connections;
+use socket_workbook::server::{bind_error, connections};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -93,9 +93,7 @@ fn run() -> anyhow::Result<()> {
 
     // Python: s = socket.socket(); s.bind(addr); s.listen() (chapter 02 shows each step;
     // std's `bind` does all three, and sets SO_REUSEADDR as chapter 02 did)
-    let listener = TcpListener::bind(addr).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;

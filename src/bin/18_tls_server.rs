@@ -29,7 +29,9 @@ use anyhow::{Context, anyhow, bail};
 use native_tls::{HandshakeError, Identity, TlsAcceptor};
 use socket_workbook::hello::serve_hello;
 use socket_workbook::logln;
-use socket_workbook::server::{ClientLimit, Deadline, connections, farewell, spawn_client};
+use socket_workbook::server::{
+    ClientLimit, Deadline, bind_error, connections, farewell, spawn_client,
+};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -69,8 +71,12 @@ fn run() -> anyhow::Result<()> {
     let identity = match (cert, key, pkcs12) {
         (Some(cert), Some(key), None) => load_pem(&cert, &key)?,
         (None, None, Some(file)) => load_pkcs12(&file, &password)?,
+        (None, None, None) => args.usage_error(
+            "no certificate: give --cert FILE --key FILE, or --pkcs12 FILE \
+             (scripts/make_cert.sh makes them)",
+        ),
         _ => args.usage_error(
-            "give --cert and --key, or --pkcs12, not both (scripts/make_cert.sh makes them)",
+            "give --cert and --key together, or --pkcs12 alone (scripts/make_cert.sh makes them)",
         ),
     };
     for (name, seconds) in [("--handshake-timeout", handshake), ("--idle-timeout", idle)] {
@@ -97,9 +103,7 @@ fn run() -> anyhow::Result<()> {
 
     // ANCHOR: listen
     // The listening socket is plain TCP, exactly as in chapter 02: TLS starts per connection.
-    let listener = TcpListener::bind(addr).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;

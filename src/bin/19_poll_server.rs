@@ -21,9 +21,10 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, anyhow};
+use anyhow::Context;
 use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token, Waker};
+use socket_workbook::server::bind_error;
 use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -78,9 +79,7 @@ fn run() -> anyhow::Result<()> {
     // Python: selector = selectors.DefaultSelector()
     let mut poll = Poll::new().context("could not create the poll instance")?;
     // mio's listener is non-blocking from the start (and sets SO_REUSEADDR, like 02).
-    let mut listener = TcpListener::bind(addr).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let mut listener = TcpListener::bind(addr).map_err(|e| bind_error(addr, e))?;
     // Python: selector.register(listener, selectors.EVENT_READ)
     poll.registry()
         .register(&mut listener, LISTENER, Interest::READABLE)

@@ -20,6 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
+use socket_workbook::server::bind_error;
 use socket_workbook::{Args, logln, report};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
@@ -58,9 +59,9 @@ async fn run() -> anyhow::Result<()> {
 
     // ANCHOR: accept_loop
     // Python (asyncio): server = await asyncio.start_server(serve, host, port)
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, e))?;
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;

@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use anyhow::{Context, anyhow, ensure};
 use socket_workbook::output::printable;
-use socket_workbook::server::AsyncConnections;
+use socket_workbook::server::{AsyncConnections, bind_error};
 use socket_workbook::{Args, logln, report};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::TcpListener;
@@ -66,9 +66,9 @@ async fn run() -> anyhow::Result<()> {
     args.finish();
 
     // ANCHOR: accept
-    let listener = TcpListener::bind(addr).await.map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|e| bind_error(addr, e))?;
     let local = listener
         .local_addr()
         .context("could not read the bound address")?;
