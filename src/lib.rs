@@ -181,8 +181,9 @@ impl Args {
     /// the user would be told their `--port` is unknown: catch that mistake in the listing.
     fn check_name(name: &str) {
         assert!(
-            name.starts_with("--"),
-            "Args: write the option with its dashes, \"--{name}\", not \"{name}\""
+            name.starts_with('-'),
+            "Args: write the option as the user types it, with its dashes (\"--{name}\"), \
+             not \"{name}\""
         );
     }
 
@@ -252,7 +253,7 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "write the option with its dashes")]
+    #[should_panic(expected = "with its dashes")]
     fn an_option_name_without_dashes_is_a_mistake_in_the_listing() {
         args(&["--threads", "4"]).option::<usize>("threads");
     }

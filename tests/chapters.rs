@@ -519,3 +519,44 @@ fn every_exercise_has_a_hint_a_solution_and_known_mistakes() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+/// The `](target)` link targets of a Markdown text, in order, without `#anchors`.
+fn link_targets(text: &str) -> Vec<String> {
+    text.split("](")
+        .skip(1)
+        .filter_map(|piece| piece.split(')').next())
+        .map(|target| target.split('#').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn the_book_lists_every_page_once_in_the_order_of_the_index() {
+    // mdBook renders only the pages that chapters/SUMMARY.md names (book.toml); a page
+    // missing there would be missing from the book, and links to it would break.
+    let summary = link_targets(&fs::read_to_string(root().join("chapters/SUMMARY.md")).unwrap());
+    let mut problems = Vec::new();
+    for page in chapters() {
+        let name = page.file_name().unwrap().to_string_lossy().into_owned();
+        let times = summary.iter().filter(|t| **t == name).count();
+        if name != "SUMMARY.md" && times != 1 {
+            problems.push(format!(
+                "{name}: named {times} times in chapters/SUMMARY.md"
+            ));
+        }
+    }
+    let index = link_targets(&fs::read_to_string(root().join("chapters/README.md")).unwrap());
+    let in_both = |list: &[String], other: &[String]| -> Vec<String> {
+        list.iter().filter(|t| other.contains(t)).cloned().collect()
+    };
+    if in_both(&summary, &index) != in_both(&index, &summary) {
+        problems.push(
+            "chapters/SUMMARY.md and chapters/README.md list pages in different orders".into(),
+        );
+    }
+    for target in &summary {
+        if !root().join("chapters").join(target).exists() {
+            problems.push(format!("chapters/SUMMARY.md names a missing page {target}"));
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}

@@ -432,7 +432,10 @@ fn address_in_use(row: Row) {
 
 fn low_port(row: Row) {
     if row.kind == Kind::Unix {
-        return eprintln!("not applicable: {} binds a socket file, not a port", row.name);
+        return eprintln!(
+            "not applicable: {} binds a socket file, not a port",
+            row.name
+        );
     }
     let fixture = Fixture::new(row);
     if !common::unix::running_as_root(&fixture.dir) {
