@@ -13,7 +13,10 @@ list_demos() {
     echo "demos:"
     local file
     for file in scripts/demos/*.sh; do
-        printf '  %s  %s\n' "$(basename "$file" .sh)" "$(sed -n 's/^# title: //p' "$file")"
+        local number also
+        number=$(basename "$file" .sh)
+        also=$(sed -n 's/^# also: /, /p' "$file")
+        printf '  %-6s  %s\n' "$number$also" "$(sed -n 's/^# title: //p' "$file")"
     done
 }
 
@@ -22,8 +25,13 @@ if [[ $# -eq 0 || $1 == -h || $1 == --help ]]; then
     exit 0
 fi
 
+# A demo shows a server and its client together: 09 runs 10 too, 03 runs 17. Such a demo
+# answers to both numbers: its `# also: 10` line names the other one.
 demo="scripts/demos/$1.sh"
 if [[ ! -f $demo ]]; then
+    demo=$(grep -lx "# also: $1" scripts/demos/*.sh | head -n 1 || true)
+fi
+if [[ -z $demo || ! -f $demo ]]; then
     echo "no demo '$1'" >&2
     list_demos >&2
     exit 2

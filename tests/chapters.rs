@@ -560,3 +560,46 @@ fn the_book_lists_every_page_once_in_the_order_of_the_index() {
     }
     assert!(problems.is_empty(), "\n{}", problems.join("\n"));
 }
+
+#[test]
+fn every_demo_in_the_readme_runs_that_chapters_program() {
+    // `scripts/demo.sh NN` runs scripts/demos/NN.sh, or the demo whose `# also: NN` line names
+    // NN (09's demo also shows 10); its title must name the program of the README's row.
+    let demos: Vec<(String, String)> = fs::read_dir(root().join("scripts/demos"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .map(|p| {
+            let number = p.file_stem().unwrap().to_string_lossy().into_owned();
+            (number, fs::read_to_string(&p).unwrap())
+        })
+        .collect();
+    let readme = fs::read_to_string(root().join("README.md")).unwrap();
+    let mut problems = Vec::new();
+    for row in readme
+        .lines()
+        .filter(|l| l.starts_with("| ") && l.contains("scripts/demo.sh "))
+    {
+        let Some(program) = row.split('`').nth(1) else {
+            continue;
+        };
+        let number = row.split("scripts/demo.sh ").nth(1).unwrap_or_default();
+        let number = &number[..number.find('`').unwrap_or(number.len())];
+        let demo = demos.iter().find(|(n, text)| {
+            n == number || text.lines().any(|l| l == format!("# also: {number}"))
+        });
+        match demo {
+            None => problems.push(format!(
+                "{program}: `scripts/demo.sh {number}` finds no demo"
+            )),
+            Some((_, text)) => {
+                let title = text.lines().find_map(|l| l.strip_prefix("# title: "));
+                if !title.is_some_and(|t| t.contains(program)) {
+                    problems.push(format!(
+                        "{program}: the title of `scripts/demo.sh {number}` does not name it"
+                    ));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}

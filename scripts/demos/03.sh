@@ -1,4 +1,5 @@
 # title: 03_http_get fetches a file from 17_http_server (chapters 03 and 17)
+# also: 17
 # A small site in a temporary directory, so the output is the same on every run.
 site="$WORK_DIR/site"
 saved="$WORK_DIR/saved"

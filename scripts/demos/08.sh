@@ -1,4 +1,4 @@
-# title: who gets a broadcast: receivers on 0.0.0.0 and 127.255.255.255 do, one on 127.0.0.1 does not (chapter 08)
+# title: who gets a broadcast: 08_broadcast_recv on 0.0.0.0 and 127.255.255.255 does, on 127.0.0.1 does not (chapter 08)
 start_server everyone 08_broadcast_recv 0.0.0.0:0 --count 1
 port=${SERVER_ADDR##*:}
 start_server broadcast-only 08_broadcast_recv "127.255.255.255:$port" --count 1

@@ -1,4 +1,5 @@
 # title: 10_unix_client talks to 09_unix_server over a socket file (chapters 09 and 10)
+# also: 10
 ensure_built
 # Work in the demo's temporary directory, so the socket file has a short, fixed name.
 cd "$WORK_DIR"

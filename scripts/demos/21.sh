@@ -1,4 +1,5 @@
 # title: a chat room: 21_chat_server, two 22_chat_client and a raw client (chapters 21, 22)
+# also: 22
 start_server server 21_chat_server 127.0.0.1:0
 start_interactive ada 22_chat_client "$SERVER_ADDR" Ada
 wait_for_output ada "* You are Ada"
