@@ -1,6 +1,7 @@
 # title: one TCP connection seen from both ends with ss: four numbers each (chapter 00)
 # The client is this script itself: bash's /dev/tcp opens a TCP connection and keeps it open,
 # so that `ss` can show it while it lasts. Each end of the connection is one row of ss.
+command -v ss >/dev/null || fail "ss is not installed (it is in the iproute2 package)"
 start_server server 02_tcp_server 127.0.0.1:0
 port=${SERVER_ADDR##*:}
 
@@ -12,7 +13,8 @@ printf 'client | %s\n' "$welcome"
 # show_end LABEL FILTER: prints the rows of `ss -tn FILTER` as "LABEL STATE local L  peer P".
 show_end() {
     local rows
-    rows=$(ss -Htn "$2" | awk -v label="$1" '{ printf "%s  %s  local %s  peer %s\n", label, $1, $4, $5 }')
+    rows=$(ss -Htn "$2" |
+        awk -v label="$1" '{ printf "%s  %s  local %s  peer %s\n", label, $1, $4, $5 }')
     [[ -n $rows ]] || fail "ss shows no connection for: $2"
     printf '%s\n' "$rows"
 }
