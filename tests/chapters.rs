@@ -345,16 +345,63 @@ fn placeholders_match_what_they_should() {
     assert!(!line_matches("exact", "exact!"));
 }
 
-/// The binaries in src/bin, by file stem (`01_tcp_client`).
+/// The binaries in src/bin, by name: a one-file binary by its file stem (`01_tcp_client` for
+/// src/bin/01_tcp_client.rs), and a binary made of several modules by its directory's name
+/// (`17_http_server` for src/bin/17_http_server/main.rs), as Cargo names them.
 fn binaries() -> Vec<String> {
     let mut names: Vec<String> = fs::read_dir(root().join("src/bin"))
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "rs"))
-        .map(|p| p.file_stem().unwrap().to_string_lossy().into_owned())
+        .filter_map(|p| binary_name(&p))
         .collect();
     names.sort();
     names
+}
+
+/// The binary that an entry of src/bin is, if any: `NAME.rs`, or a directory `NAME/` holding
+/// a `main.rs`.
+fn binary_name(entry: &Path) -> Option<String> {
+    let is_binary = if entry.is_dir() {
+        entry.join("main.rs").is_file()
+    } else {
+        entry.extension().is_some_and(|e| e == "rs")
+    };
+    let name = if entry.is_dir() {
+        entry.file_name()
+    } else {
+        entry.file_stem()
+    };
+    is_binary.then(|| name.unwrap().to_string_lossy().into_owned())
+}
+
+#[test]
+fn directory_binaries_are_found_and_their_modules_quoted() {
+    let dir = std::env::temp_dir().join(format!("workbook-bins-{}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(dir.join("17_server")).unwrap();
+    fs::create_dir_all(dir.join("18_no_main")).unwrap();
+    fs::write(dir.join("02_server.rs"), "").unwrap();
+    fs::write(dir.join("17_server/main.rs"), "").unwrap();
+    fs::write(
+        dir.join("17_server/pool.rs"),
+        "// ANCHOR: pool\n    struct Pool;\n// ANCHOR_END: pool\n",
+    )
+    .unwrap();
+    fs::write(dir.join("notes.txt"), "").unwrap();
+    let name = |entry: &str| binary_name(&dir.join(entry));
+    assert_eq!(name("02_server.rs").as_deref(), Some("02_server"));
+    assert_eq!(name("17_server").as_deref(), Some("17_server"));
+    assert_eq!(
+        name("18_no_main"),
+        None,
+        "a directory without main.rs is no binary"
+    );
+    assert_eq!(name("notes.txt"), None);
+    // A marker `src/bin/17_server/pool.rs:pool` splits at its last colon.
+    let marker = format!("{}:pool", dir.join("17_server/pool.rs").display());
+    let (path, anchor) = marker.rsplit_once(':').unwrap();
+    assert_eq!(anchored(Path::new(path), anchor).unwrap(), "struct Pool;");
+    fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -579,9 +626,9 @@ fn every_demo_in_the_readme_runs_that_chapters_program() {
         .lines()
         .filter(|l| l.starts_with("| ") && l.contains("scripts/demo.sh "))
     {
-        let Some(program) = row.split('`').nth(1) else {
-            continue;
-        };
+        // The row's second cell names its program (`01_tcp_client`), or `-` for chapter 00.
+        let cell = row.split('|').nth(2).unwrap_or_default();
+        let program = cell.split('`').nth(1).unwrap_or("");
         let number = row.split("scripts/demo.sh ").nth(1).unwrap_or_default();
         let number = &number[..number.find('`').unwrap_or(number.len())];
         let demo = demos.iter().find(|(n, text)| {
@@ -594,6 +641,7 @@ fn every_demo_in_the_readme_runs_that_chapters_program() {
             Some((_, text)) => {
                 let title = text.lines().find_map(|l| l.strip_prefix("# title: "));
                 if !title.is_some_and(|t| t.contains(program)) {
+                    // An empty program (chapter 00) matches any title; a missing title does not.
                     problems.push(format!(
                         "{program}: the title of `scripts/demo.sh {number}` does not name it"
                     ));
