@@ -104,11 +104,14 @@ async fn run() -> anyhow::Result<()> {
         // Python: threading.Thread(target=tcplink, ...).start(), but a task, not a thread.
         tokio::spawn(async move {
             logln!("Accept new connection from {peer}...");
-            match serve(stream, idle).await {
+            let result = serve(stream, idle).await;
+            // The place is given back before we say the client left (chapter 02 does the
+            // same), so a client who reads that line and comes straight back finds it free.
+            drop(place);
+            match result {
                 Ok(()) => logln!("Connection from {peer} closed."),
                 Err(e) => logln!("Connection from {peer} closed: {e:#}"),
             }
-            drop(place); // this client's place is free again
         });
     }
     // ANCHOR_END: accept_loop
