@@ -234,6 +234,15 @@ fn bad_client_arguments_are_usage_errors() {
             .stderr
             .starts_with("error: --connect needs at least one HOST:PORT")
     );
+    let output = run(NAME, &["127.0.0.1:0", "--v6only"]);
+    assert_eq!(output.code(), Some(2), "{output:?}");
+    assert!(
+        output
+            .stderr
+            .starts_with("error: --v6only needs an IPv6 ADDR"),
+        "{}",
+        output.stderr
+    );
     let output = run(NAME, &["--connect", "localhost"]);
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert!(

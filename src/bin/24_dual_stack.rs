@@ -74,6 +74,9 @@ fn run() -> anyhow::Result<()> {
     }
     let idle = args.seconds("--idle-timeout", 300.0);
     let addr: SocketAddr = args.next_or("ADDR", "[::]:9999");
+    if v6only && addr.is_ipv4() {
+        args.usage_error("--v6only needs an IPv6 ADDR, such as [::]:9999");
+    }
     args.finish();
     serve(addr, v6only, max_clients, idle)
 }
@@ -88,7 +91,7 @@ fn serve(addr: SocketAddr, v6only: bool, max_clients: usize, idle: Duration) -> 
         .context("could not set SO_REUSEADDR")?;
     // IPV6_V6ONLY decides whether an IPv6 socket also takes IPv4 clients, and it must be set
     // before `bind`: `TcpListener::bind` binds at once, so this is socket2's job. The default
-    // differs (off on Linux and macOS, on on Windows and FreeBSD), so set it either way.
+    // differs (off on Linux, on on Windows and the BSDs), so set it either way.
     if addr.is_ipv6() {
         socket
             .set_only_v6(v6only)
@@ -100,11 +103,13 @@ fn serve(addr: SocketAddr, v6only: bool, max_clients: usize, idle: Duration) -> 
     socket
         .listen(128)
         .map_err(|e| anyhow!("could not listen on {addr}: {e}"))?;
-    // Read the option back: what the system really did, not what we asked for.
-    let takes = match socket.only_v6() {
-        Ok(false) => "IPv6 and IPv4 clients (IPV6_V6ONLY off)",
-        Ok(true) => "IPv6 clients only (IPV6_V6ONLY on)",
-        Err(_) => "IPv4 clients only (an IPv4 socket)",
+    // Read the option back (getsockopt): what the system did, not what we asked for.
+    let takes = if addr.is_ipv4() {
+        "IPv4 clients only (an IPv4 socket)"
+    } else if socket.only_v6().context("could not read IPV6_V6ONLY")? {
+        "IPv6 clients only (IPV6_V6ONLY on)"
+    } else {
+        "IPv6 and IPv4 clients (IPV6_V6ONLY off)"
     };
     let listener: TcpListener = socket.into();
     // ANCHOR_END: listen
