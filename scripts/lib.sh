@@ -92,6 +92,7 @@ stop_servers() {
         sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
     done
     SERVER_PIDS=()
+    SERVER_NAMES=()
 }
 
 # run_client_failing LABEL BINARY ARGS...: like run_client, for a run that is meant to fail (to
@@ -130,6 +131,7 @@ wait_servers() {
         sed "s/^/${SERVER_NAMES[$i]} | /" "$WORK_DIR/${SERVER_NAMES[$i]}.log"
     done
     SERVER_PIDS=()
+    SERVER_NAMES=()
 }
 
 # start_https_files LABEL DIR CERT KEY: serves the files in DIR over HTTPS with OpenSSL's own

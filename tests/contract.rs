@@ -19,7 +19,7 @@ mod common;
 
 use std::ffi::OsString;
 use std::io::{ErrorKind, Read, Write};
-use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::net::{SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::process::Command;
@@ -35,6 +35,8 @@ enum Kind {
     Tcp,
     Unix,
     Udp,
+    /// TCP on `[::]` for IPv6 and IPv4 clients (chapter 24): the checks connect over IPv4.
+    DualStack,
 }
 
 /// What a normal conversation with the server is.
@@ -124,6 +126,11 @@ const CHAT_SERVER_21: Row = Row {
     thread_per_client: false,
     ..TCP_SERVER_02
 };
+const DUAL_STACK_24: Row = Row {
+    name: "24_dual_stack",
+    kind: Kind::DualStack,
+    ..TCP_SERVER_02
+};
 const TLS_SERVER_18: Row = Row {
     name: "18_tls_server",
     talk: Talk::HelloTls,
@@ -153,6 +160,7 @@ impl Fixture {
         match self.row.kind {
             Kind::Unix => self.dir.join("s.sock"),
             Kind::Tcp | Kind::Udp => "127.0.0.1:0".to_string(),
+            Kind::DualStack => "[::]:0".to_string(),
         }
     }
 
@@ -203,6 +211,10 @@ impl Conn {
         match row.kind {
             Kind::Tcp => Conn::Tcp(common::connect(server.socket_addr())),
             Kind::Unix => Conn::Unix(common::unix::connect_unix(&server.addr)),
+            Kind::DualStack => {
+                let port = server.socket_addr().port();
+                Conn::Tcp(common::connect(SocketAddr::from(([127, 0, 0, 1], port))))
+            }
             Kind::Udp => unreachable!("no connections to a datagram server"),
         }
     }
@@ -355,7 +367,7 @@ fn first_line(row: Row) {
     let server = fixture.start(&[]);
     let addr = match row.kind {
         Kind::Unix => fixture.free_addr(),
-        Kind::Tcp | Kind::Udp => {
+        Kind::Tcp | Kind::Udp | Kind::DualStack => {
             assert_ne!(
                 server.socket_addr().port(),
                 0,
@@ -409,6 +421,11 @@ fn address_in_use(row: Row) {
         Kind::Unix => {
             _unix = UnixListener::bind(fixture.free_addr()).unwrap();
             fixture.free_addr()
+        }
+        // `[::]:PORT` with IPV6_V6ONLY off covers 127.0.0.1:PORT too.
+        Kind::DualStack => {
+            _tcp = TcpListener::bind("127.0.0.1:0").unwrap();
+            format!("[::]:{}", _tcp.local_addr().unwrap().port())
         }
     };
     let output = run_command(Command::new(bin(row.name)).args(fixture.args(&addr, &[])));
@@ -616,7 +633,7 @@ fn max_clients(row: Row) {
     let _second = greet(&fixture, &server).expect("the second client is served");
     // The third is answered (or not) and disconnected, before any thread is spent on it.
     let mut third = match row.kind {
-        Kind::Unix => Conn::open(row, &server),
+        Kind::Unix | Kind::DualStack => Conn::open(row, &server),
         _ => Conn::Tcp(common::connect(server.socket_addr())),
     };
     common::expect_text(
@@ -746,4 +763,5 @@ contract! {
     poll_server_19 => POLL_SERVER_19,
     async_server_20 => ASYNC_SERVER_20,
     chat_server_21 => CHAT_SERVER_21,
+    dual_stack_24 => DUAL_STACK_24,
 }
