@@ -26,7 +26,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, anyhow, bail};
 use socket_workbook::hello::{receive_hello, serve_hello};
 use socket_workbook::output::printable;
-use socket_workbook::server::{ClientLimit, connections, farewell, spawn_client};
+use socket_workbook::server::{ClientLimit, bind_error, connections, farewell, spawn_client};
 use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 use socket2::{Domain, Socket, Type};
 
@@ -97,9 +97,7 @@ fn serve(addr: SocketAddr, v6only: bool, max_clients: usize, idle: Duration) -> 
             .set_only_v6(v6only)
             .context("could not set IPV6_V6ONLY")?;
     }
-    socket.bind(&addr.into()).map_err(|e| {
-        anyhow!("could not bind {addr}: {e}; is another server already using this port?")
-    })?;
+    socket.bind(&addr.into()).map_err(|e| bind_error(addr, e))?;
     socket
         .listen(128)
         .map_err(|e| anyhow!("could not listen on {addr}: {e}"))?;
