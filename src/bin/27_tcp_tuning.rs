@@ -171,7 +171,12 @@ fn close_and_read(linger_zero: bool) -> anyhow::Result<String> {
         SockRef::from(&server).set_linger(Some(Duration::ZERO))?;
     }
     drop(server); // close(): a FIN normally, an RST with SO_LINGER 0
-    let outcome = match client.read(&mut [0u8; 16]) {
+    peer_reads(&mut client)
+}
+
+/// What the next read on `stream` returns, in words.
+fn peer_reads(stream: &mut TcpStream) -> anyhow::Result<String> {
+    let outcome = match stream.read(&mut [0u8; 16]) {
         Ok(0) => "end of stream (0 bytes)".to_string(),
         Ok(n) => format!("{n} bytes"),
         Err(e) if e.kind() == ErrorKind::WouldBlock => bail!("no answer in {READ_LIMIT:?}"),
