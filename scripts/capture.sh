@@ -127,7 +127,7 @@ wait "$tcpdump_pid" || true
 tcpdump_pid=
 
 echo "== packets: time since the previous one, from > to, flags, numbers (TCP options left out)"
-grep -v "\.$marker_port: UDP" "$work/packets" | sed 's/ options \[[^]]*\],//' || true
+grep -v -e "\.$marker_port: UDP" -e '^$' "$work/packets" | sed 's/ options \[[^]]*\],//' || true
 # tcpdump's last words: "N packets captured ... M packets dropped by kernel".
 dropped=$(sed -n 's/^\([0-9]*\) packets\{0,1\} dropped by kernel$/\1/p' "$work/tcpdump.log")
 if [[ -n $dropped && $dropped != 0 ]]; then
