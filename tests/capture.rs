@@ -136,15 +136,38 @@ fn without_root_it_says_so_and_exits_2() {
         eprintln!("skipped: needs root and setpriv to run the script as the user nobody");
         return;
     }
+    // The user `nobody` may not be able to reach the workbook, so run a copy from /tmp.
+    let dir = std::env::temp_dir().join(format!("workbook-capture-{}", std::process::id()));
+    fs::create_dir_all(dir.join("scripts")).unwrap();
+    fs::copy(
+        root().join("scripts/capture.sh"),
+        dir.join("scripts/capture.sh"),
+    )
+    .unwrap();
+    make_readable(&dir);
     let output = run_command(
         Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
             .args(["bash", "scripts/capture.sh", "01"])
-            .current_dir(root()),
+            .current_dir(&dir),
     );
+    let _ = fs::remove_dir_all(&dir);
     assert_eq!(output.code(), Some(2), "{output:#?}");
     assert!(
         output.stderr.starts_with("capture.sh needs root"),
         "{output:#?}"
     );
+}
+
+/// Lets every user read and enter `dir` and read its `scripts/capture.sh`.
+fn make_readable(dir: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    for path in [dir.to_path_buf(), dir.join("scripts")] {
+        fs::set_permissions(&path, fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    fs::set_permissions(
+        dir.join("scripts/capture.sh"),
+        fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
 }
