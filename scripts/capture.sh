@@ -37,7 +37,7 @@ shift
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "capture.sh needs root: tcpdump must open the lo interface to see its packets." >&2
-    echo "Run it as root, for example: sudo scripts/capture.sh $number $*" >&2
+    echo "Run it as root, for example: sudo scripts/capture.sh $number${*:+ $*}" >&2
     exit 2
 fi
 
@@ -113,8 +113,9 @@ exec {errors}<&-
 
 echo "== tcpdump -i lo -nn -ttt 'tcp or udp', in $where"
 echo "\$ ${command[*]#"$WORKBOOK_BIN_DIR/"}"
+# A server started without a demo would wait for clients forever: 30 s is the limit.
 status=0
-"${command[@]}" || status=$?
+timeout 30 "${command[@]}" || status=$?
 
 # The marker; then wait (at most 5 s) until tcpdump has printed it.
 echo end >"/dev/udp/127.0.0.1/$marker_port"
