@@ -1,4 +1,5 @@
 # title: one TCP connection seen from both ends with ss: four numbers each (chapter 00)
+# needs: ss
 # The client is this script itself: bash's /dev/tcp opens a TCP connection and keeps it open,
 # so that `ss` can show it while it lasts. Each end of the connection is one row of ss.
 command -v ss >/dev/null || fail "ss is not installed (it is in the iproute2 package)"
