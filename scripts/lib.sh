@@ -176,7 +176,10 @@ start_interactive() {
     shift 2
     ensure_built
     mkfifo "$WORK_DIR/$label.keys"
-    "$BIN_DIR/$binary" "$@" <"$WORK_DIR/$label.keys" >"$WORK_DIR/$label.out" 2>&1 &
+    # The output file exists from now on, so wait_for_output can look at it at once: the
+    # client's own redirection happens only once it has opened its keyboard.
+    : >"$WORK_DIR/$label.out"
+    "$BIN_DIR/$binary" "$@" <"$WORK_DIR/$label.keys" >>"$WORK_DIR/$label.out" 2>&1 &
     CLIENT_PIDS[$label]=$!
     # Held open by the demo: the client sees no end of input until end_input.
     exec {keys}>"$WORK_DIR/$label.keys"
