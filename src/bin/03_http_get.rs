@@ -4,18 +4,19 @@
 //! reads the whole response until the server closes the connection, prints the status line and
 //! the headers, and saves the body to a file.
 //!
-//! Everything runs on this machine with the static-file server of chapter 17, in two terminals:
+//! Everything runs on this machine, against the workbook's own web server (chapter 17, which
+//! serves chapters/), in two terminals; the second argument saves into target/, not the repo:
 //!
 //! ```text
 //! terminal 1$ cargo run --bin 17_http_server
-//! terminal 2$ cargo run --bin 03_http_get -- http://127.0.0.1:8000/03_http_get.md
+//! terminal 2$ cargo run --bin 03_http_get -- http://127.0.0.1:8000/03_http_get.md target/03.md
 //! HTTP/1.1 200 OK
 //! Server: socket-workbook
 //! Content-Type: text/markdown; charset=utf-8
 //! Content-Length: ...
 //! Connection: close
 //!
-//! Saved ... bytes to 03_http_get.md
+//! Saved ... bytes to target/03.md
 //! ```
 //!
 //! or both at once, labelled: `scripts/demo.sh 03`. It works with real web servers too
@@ -66,6 +67,7 @@ fn run() -> anyhow::Result<()> {
     }
     let outfile = outfile.unwrap_or_else(|| url.file_name());
 
+    // ANCHOR: first
     // ANCHOR: connect
     // Look the host up and connect, waiting at most --connect-timeout (src/http.rs).
     let tcp = http::connect(&url, connect_timeout)?;
@@ -74,7 +76,6 @@ fn run() -> anyhow::Result<()> {
     let mut stream = http::Deadline::new(tcp, deadline);
     // ANCHOR_END: connect
 
-    // ANCHOR: fetch
     // HTTP says the client speaks first: send the request, then read the response until the
     // server hangs up (src/http.rs, quoted in the chapter).
     let request = http::request(&url);
@@ -89,7 +90,7 @@ fn run() -> anyhow::Result<()> {
         println!("{}", printable(line.as_bytes()));
     }
     println!();
-    // ANCHOR_END: fetch
+    // ANCHOR_END: first
 
     // ANCHOR: status
     match response.status {

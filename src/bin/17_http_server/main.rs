@@ -12,7 +12,7 @@
 //! terminal 1$ cargo run --bin 17_http_server
 //! Listening on 127.0.0.1:8000
 //! Serving /path/to/socket-workbook/chapters with 4 worker threads
-//! terminal 2$ cargo run --bin 03_http_get -- http://127.0.0.1:8000/17_http_server.md
+//! terminal 2$ cargo run --bin 03_http_get -- http://127.0.0.1:8000/17_http_server.md target/17.md
 //! ```
 //!
 //! or both at once, labelled: `scripts/demo.sh 03`. The server prints one line per request,
