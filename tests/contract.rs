@@ -37,6 +37,8 @@ enum Kind {
     Udp,
     /// TCP on `[::]` for IPv6 and IPv4 clients (chapter 24): the checks connect over IPv4.
     DualStack,
+    /// A multicast group's address and port (chapter 26): 239.1.2.3:PORT.
+    Multicast,
 }
 
 /// What a normal conversation with the server is.
@@ -91,6 +93,11 @@ const UDP_SERVER_05: Row = Row {
 };
 const BROADCAST_RECV_08: Row = Row {
     name: "08_broadcast_recv",
+    ..UDP_SERVER_05
+};
+const MULTICAST_RECV_26: Row = Row {
+    name: "26_multicast_recv",
+    kind: Kind::Multicast,
     ..UDP_SERVER_05
 };
 const UNIX_SERVER_09: Row = Row {
@@ -161,6 +168,7 @@ impl Fixture {
             Kind::Unix => self.dir.join("s.sock"),
             Kind::Tcp | Kind::Udp => "127.0.0.1:0".to_string(),
             Kind::DualStack => "[::]:0".to_string(),
+            Kind::Multicast => "239.1.2.3:0".to_string(),
         }
     }
 
@@ -215,7 +223,7 @@ impl Conn {
                 let port = server.socket_addr().port();
                 Conn::Tcp(common::connect(SocketAddr::from(([127, 0, 0, 1], port))))
             }
-            Kind::Udp => unreachable!("no connections to a datagram server"),
+            Kind::Udp | Kind::Multicast => unreachable!("no connections to a datagram server"),
         }
     }
 }
@@ -367,7 +375,7 @@ fn first_line(row: Row) {
     let server = fixture.start(&[]);
     let addr = match row.kind {
         Kind::Unix => fixture.free_addr(),
-        Kind::Tcp | Kind::Udp | Kind::DualStack => {
+        Kind::Tcp | Kind::Udp | Kind::DualStack | Kind::Multicast => {
             assert_ne!(
                 server.socket_addr().port(),
                 0,
@@ -418,6 +426,10 @@ fn address_in_use(row: Row) {
             _udp = UdpSocket::bind("127.0.0.1:0").unwrap();
             _udp.local_addr().unwrap().to_string()
         }
+        Kind::Multicast => {
+            _udp = UdpSocket::bind("239.1.2.3:0").unwrap();
+            _udp.local_addr().unwrap().to_string()
+        }
         Kind::Unix => {
             _unix = UnixListener::bind(fixture.free_addr()).unwrap();
             fixture.free_addr()
@@ -464,13 +476,17 @@ fn low_port(row: Row) {
     // A plain user may not bind a port below 1024: the server must say so and what to do,
     // not blame "another server".
     set_mode(fixture.dir.path(), 0o777);
+    let low = match row.kind {
+        Kind::Multicast => "239.1.2.3:80",
+        _ => "127.0.0.1:80",
+    };
     let uid = 40_000 + (std::process::id() % 2000) * 20 + row.name[..2].parse::<u32>().unwrap();
     let output = run_command(
         Command::new("setpriv")
             .args([format!("--reuid={uid}"), format!("--regid={uid}")])
             .arg("--clear-groups")
             .arg(bin(row.name))
-            .args(fixture.args("127.0.0.1:80", &[])),
+            .args(fixture.args(low, &[])),
     );
     assert_eq!(output.code(), Some(1), "{output:?}");
     assert_eq!(output.stderr.lines().count(), 1, "{}", output.stderr);
@@ -510,7 +526,7 @@ fn closed_stdout(row: Row) {
 
 /// A datagram server logs each datagram it receives; with stdout closed, every such line
 /// fails to be written, and the server must go on. 05 answers (each answer proves a datagram
-/// was logged and survived); 08 is given `--count 2`, so it stops by itself after logging two
+/// was logged and survived); 08 and 26 are given `--count 2`, so they stop by themselves after two
 /// datagrams, and must exit 0 where a panicking `println!` would exit 101.
 fn closed_stdout_datagrams(row: Row) {
     let fixture = Fixture::new(row);
@@ -519,6 +535,12 @@ fn closed_stdout_datagrams(row: Row) {
     let mut server = Server::start_closing_stdout(&mut fixture.command(extra));
     let client = UdpSocket::bind("127.0.0.1:0").unwrap();
     client.set_read_timeout(Some(common::TIMEOUT)).unwrap();
+    if row.kind == Kind::Multicast {
+        // To a group: sent on the loopback interface, where the receiver joined it.
+        socket2::SockRef::from(&client)
+            .set_multicast_if_v4(&std::net::Ipv4Addr::LOCALHOST)
+            .unwrap();
+    }
     for _ in 0..2 {
         client.send_to(b"Ada", server.socket_addr()).unwrap();
         if answers {
@@ -757,6 +779,7 @@ contract! {
     tcp_server_02 => TCP_SERVER_02,
     udp_server_05 => UDP_SERVER_05,
     broadcast_recv_08 => BROADCAST_RECV_08,
+    multicast_recv_26 => MULTICAST_RECV_26,
     unix_server_09 => UNIX_SERVER_09,
     http_server_17 => HTTP_SERVER_17,
     tls_server_18 => TLS_SERVER_18,
