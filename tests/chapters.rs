@@ -275,73 +275,104 @@ fn missing_tool(command_line: &str) -> Option<String> {
 
 #[test]
 fn every_transcript_matches_a_real_run() {
-    let mut problems = Vec::new();
-    let mut count = 0;
+    // Every transcript block, as (page, line, the block's text).
+    let mut jobs = Vec::new();
     for chapter in chapters() {
         let text = fs::read_to_string(&chapter).unwrap();
         let name = chapter.file_name().unwrap().to_string_lossy().into_owned();
         for (block, _, fence) in blocks(&text) {
-            let Some(block) = block.filter(|b| b.kind == "transcript") else {
-                continue;
-            };
-            count += 1;
-            let mut expected: Vec<&str> = block.body.lines().collect();
-            let Some(command_line) = expected.first().and_then(|l| l.strip_prefix("$ ")) else {
-                problems.push(format!(
-                    "{name}:{fence}: a transcript starts with `$ COMMAND`"
-                ));
-                continue;
-            };
-            let command_line = command_line.to_string();
-            expected.remove(0);
-            let mut want_status = 0;
-            if let Some(last) = expected.last()
-                && let Some(code) = last
-                    .strip_prefix("(exit status ")
-                    .and_then(|r| r.strip_suffix(')'))
-            {
-                want_status = code.parse().expect("exit status is a number");
-                expected.pop();
-            }
-            // A demo may need a tool that a fresh machine can lack (`# needs: ss`): without
-            // it, a learner's run skips that transcript and says why; CI has every tool.
-            if let Some(missing) = missing_tool(&command_line)
-                && !strict()
-            {
-                eprintln!("{name}:{fence}: skipped `{command_line}`: it needs `{missing}`");
-                continue;
-            }
-            // stdout and stderr into one pipe, in the order the program wrote them.
-            let command = command_for(&command_line);
-            let program = format!("{:?}", command.get_program());
-            let mut shell = Command::new("bash");
-            shell
-                .arg("-c")
-                .arg("exec \"$@\" 2>&1")
-                .arg("transcript")
-                .arg(command.get_program())
-                .args(command.get_args())
-                .current_dir(root())
-                .env("WORKBOOK_BIN_DIR", bin_dir());
-            let output = run_command(&mut shell);
-            let actual: Vec<&str> = output.stdout.lines().collect();
-            let status = output.code().unwrap_or(-1);
-            let same = actual.len() == expected.len()
-                && expected
-                    .iter()
-                    .zip(&actual)
-                    .all(|(e, a)| line_matches(e, a));
-            if (!same || status != want_status) && !edited_by_learner("src") {
-                problems.push(format!(
-                    "{name}:{fence}: `{command_line}` ({program}) exited {status} (want {want_status}) and printed:\n{}\n--- but the chapter says:\n{}",
-                    actual.join("\n"),
-                    expected.join("\n")
-                ));
+            if let Some(block) = block.filter(|b| b.kind == "transcript") {
+                jobs.push((name.clone(), fence, block.body));
             }
         }
     }
-    assert!(count > 0, "no transcripts found");
+    assert!(!jobs.is_empty(), "no transcripts found");
+    // The runs mostly wait (for servers, timeouts and clients), so four at a time take a
+    // quarter of the time. Every demo and command uses port 0 or refuses before it binds.
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let mut problems: Vec<(usize, String)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut found = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                        let Some((name, fence, body)) = jobs.get(i) else {
+                            return found;
+                        };
+                        if let Some(problem) = check_transcript(name, *fence, body) {
+                            found.push((i, problem));
+                        }
+                    }
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    problems.sort();
+    let problems: Vec<String> = problems.into_iter().map(|(_, p)| p).collect();
     assert!(problems.is_empty(), "\n{}", problems.join("\n\n"));
+}
+
+/// Runs one transcript's command and compares what it prints with the block: the problem in
+/// words, or `None` when they match.
+fn check_transcript(name: &str, fence: usize, body: &str) -> Option<String> {
+    let mut expected: Vec<&str> = body.lines().collect();
+    let Some(command_line) = expected.first().and_then(|l| l.strip_prefix("$ ")) else {
+        return Some(format!(
+            "{name}:{fence}: a transcript starts with `$ COMMAND`"
+        ));
+    };
+    let command_line = command_line.to_string();
+    expected.remove(0);
+    let mut want_status = 0;
+    if let Some(last) = expected.last()
+        && let Some(code) = last
+            .strip_prefix("(exit status ")
+            .and_then(|r| r.strip_suffix(')'))
+    {
+        want_status = code.parse().expect("exit status is a number");
+        expected.pop();
+    }
+    // A demo may need a tool that a fresh machine can lack (`# needs: ss`): without it, a
+    // learner's run skips that transcript and says why; CI has every tool.
+    if let Some(missing) = missing_tool(&command_line)
+        && !strict()
+    {
+        eprintln!("{name}:{fence}: skipped `{command_line}`: it needs `{missing}`");
+        return None;
+    }
+    // stdout and stderr into one pipe, in the order the program wrote them.
+    let command = command_for(&command_line);
+    let program = format!("{:?}", command.get_program());
+    let mut shell = Command::new("bash");
+    shell
+        .arg("-c")
+        .arg("exec \"$@\" 2>&1")
+        .arg("transcript")
+        .arg(command.get_program())
+        .args(command.get_args())
+        .current_dir(root())
+        .env("WORKBOOK_BIN_DIR", bin_dir());
+    let output = run_command(&mut shell);
+    let actual: Vec<&str> = output.stdout.lines().collect();
+    let status = output.code().unwrap_or(-1);
+    let same = actual.len() == expected.len()
+        && expected
+            .iter()
+            .zip(&actual)
+            .all(|(e, a)| line_matches(e, a));
+    if (!same || status != want_status) && !edited_by_learner("src") {
+        return Some(format!(
+            "{name}:{fence}: `{command_line}` ({program}) exited {status} (want {want_status}) and printed:\n{}\n--- but the chapter says:\n{}",
+            actual.join("\n"),
+            expected.join("\n")
+        ));
+    }
+    None
 }
 
 #[test]
