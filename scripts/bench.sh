@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Compares the hello servers on this machine: 02_tcp_server (a thread per client),
 # 19_poll_server (one thread, mio), 20_async_server (tokio tasks) and the Python notes' server
-# (scripts/bench/notes_server.py, a thread per client), driven by 23_load_test. Chapter 23
+# (scripts/bench/notes_server.py, a thread per client), driven by 23_load_test. Chapter 23b
 # explains what the figures mean and what they depend on.
 #
 # usage: scripts/bench.sh [--quick]

@@ -20,7 +20,7 @@ Starts the server on a free port of 127.0.0.1 and runs five rounds, each on a fr
   5. Round 4 with --queue 1000000, a queue as good as unbounded: the client that never reads
      stays, and the server's memory holds every line it did not read.
 
-Chapter 21 quotes the figures. Loopback only; every loop is bounded in count and time.
+Chapter 21b quotes the figures. Loopback only; every loop is bounded in count and time.
 """
 import socket
 import subprocess

@@ -6,7 +6,7 @@ usage: scripts/bench/idle_clients.py PORT N ROUNDS [PID]
 Opens N connections to 127.0.0.1:PORT and reads each welcome (the clients then stay silent),
 then ROUNDS times: connect, read the welcome, send `Ada`, read `Hello, Ada!`, close. Prints the
 round trip's p50 and p99, and with the server's PID its resident memory and thread count (from
-/proc, Linux). Chapter 19 quotes its figures. Loopback only; every loop is bounded.
+/proc, Linux). Chapter 19b quotes its figures. Loopback only; every loop is bounded.
 """
 import resource
 import socket
