@@ -151,19 +151,20 @@ fn relay(
 
 // ANCHOR: copy
 /// Copies from `from` to `to` until `from` ends. Returns the bytes copied and how it ended.
+/// (`Read` and `Write` are implemented for `&TcpStream`, and take it by `&mut`: hence the
+/// `mut` on two shared references.)
 fn copy(
-    from: &TcpStream,
+    mut from: &TcpStream,
     from_name: &str,
-    to: &TcpStream,
+    mut to: &TcpStream,
     to_name: &str,
     idle: Duration,
 ) -> (u64, String) {
-    let (mut from_stream, mut to_stream) = (from, to);
     let mut buffer = vec![0u8; CHUNK];
     let mut copied = 0u64;
     let failure = loop {
         // Python: data = src.recv(16384)
-        let n = match from_stream.read(&mut buffer) {
+        let n = match from.read(&mut buffer) {
             // End of stream: `from` is done sending, but may still read. Pass exactly that on
             // (chapter 16): `to` reads end of stream, and the other direction goes on.
             Ok(0) => {
@@ -175,7 +176,7 @@ fn copy(
             Err(e) => break ended(&e, from_name, idle),
         };
         // Python: dst.sendall(data)
-        if let Err(e) = to_stream.write_all(&buffer[..n]) {
+        if let Err(e) = to.write_all(&buffer[..n]) {
             break ended(&e, to_name, idle);
         }
         copied += n as u64;
