@@ -120,11 +120,16 @@ fn relay(
         // Returning drops `client`, which closes it: the client reads a clean end of stream.
         Err(e) => return format!("could not connect to {target}: {e}; is the target running?"),
     };
-    // No direction may hold its thread for ever: a read or write that waits longer fails.
     for stream in [&client, &upstream] {
+        // No direction may hold its thread for ever: a read or write that waits longer fails.
         let set = stream.set_read_timeout(Some(idle));
         if let Err(e) = set.and(stream.set_write_timeout(Some(idle))) {
             return format!("could not set the idle timeout: {e}");
+        }
+        // Bytes are sent on as they come, in the pieces the sender chose: Nagle's algorithm
+        // (chapter 14) would hold a small piece back until the last one is acknowledged.
+        if let Err(e) = stream.set_nodelay(true) {
+            return format!("could not set TCP_NODELAY: {e}");
         }
     }
     // Scoped threads may borrow `client` and `upstream`: the scope waits for them to end.
