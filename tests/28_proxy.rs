@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use common::http::TempDir;
 use common::{Server, connect, expect_text, read_exactly, read_to_end, run, run_command, text};
-use socket2::SockRef;
+use socket2::{Domain, SockRef, Socket, Type};
 
 /// Starts the proxy on a free port, forwarding to `target`.
 fn start_proxy(target: impl ToString, extra: &[&str]) -> Server {
@@ -37,12 +37,15 @@ fn start_target<T: Send + 'static>(
     (addr, thread)
 }
 
-/// The address of a port where nobody listens: bound by us a moment ago, then let go.
-fn refusing_addr() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+/// A port where nobody listens, held for as long as the socket lives: bound, but not
+/// listening, so a connection to it is refused, and no other program can take the port
+/// meanwhile (as it could if we bound a port and let it go).
+fn refusing_port() -> (Socket, SocketAddr) {
+    let socket = Socket::new(Domain::IPV4, Type::STREAM, None).unwrap();
+    let any: SocketAddr = "127.0.0.1:0".parse().unwrap();
+    socket.bind(&any.into()).unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    (socket, addr)
 }
 
 /// `count` bytes that are not text: every byte value, over and over.
@@ -164,7 +167,7 @@ fn a_half_close_passes_through_and_the_byte_counts_are_exact() {
 
 #[test]
 fn a_refused_target_closes_the_client_cleanly_and_the_log_says_why() {
-    let nobody = refusing_addr();
+    let (_held, nobody) = refusing_port();
     let mut proxy = start_proxy(nobody, &[]);
     let mut client = connect(proxy.socket_addr());
     // A clean end of stream, not a reset: `read_to_end` fails the test on an error.
