@@ -24,11 +24,11 @@ use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::process::ExitCode;
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow};
 use socket_workbook::logln;
-use socket_workbook::server::{ClientLimit, connections, spawn_client};
+use socket_workbook::server::{ClientLimit, PAUSE, connections, spawn_client};
 use socket_workbook::{Args, report, stop_on_ctrl_c};
 
 const USAGE: &str = "\
@@ -115,10 +115,20 @@ fn relay(
     idle: Duration,
 ) -> String {
     // Python: upstream = socket.create_connection(target, timeout=connect_timeout)
-    let upstream = match TcpStream::connect_timeout(&target, connect_timeout) {
-        Ok(stream) => stream,
-        // Returning drops `client`, which closes it: the client reads a clean end of stream.
-        Err(e) => return format!("could not connect to {target}: {e}; is the target running?"),
+    let give_up = Instant::now() + connect_timeout;
+    let upstream = loop {
+        match TcpStream::connect_timeout(&target, connect_timeout) {
+            Ok(stream) => break stream,
+            // Out of descriptors is the proxy's own trouble, which passes as other connections
+            // end: pause and try again, as the accept loop does (chapter 02), until the
+            // connect timeout is spent.
+            Err(e) if out_of_descriptors(&e) && Instant::now() < give_up => thread::sleep(PAUSE),
+            // Returning drops `client`, which closes it: the client reads a clean end of stream.
+            Err(e) if e.kind() == ErrorKind::ConnectionRefused => {
+                return format!("could not connect to {target}: {e}; is the target running?");
+            }
+            Err(e) => return format!("could not connect to {target}: {e}"),
+        }
     };
     for stream in [&client, &upstream] {
         // No direction may hold its thread for ever: a read or write that waits longer fails.
@@ -191,6 +201,13 @@ fn copy(
     let _ = from.shutdown(Shutdown::Both);
     let _ = to.shutdown(Shutdown::Both);
     (copied, failure)
+}
+
+/// Is this the error of a process (EMFILE) or a system (ENFILE) with no file descriptor left?
+fn out_of_descriptors(e: &io::Error) -> bool {
+    const ENFILE: i32 = 23;
+    const EMFILE: i32 = 24;
+    matches!(e.raw_os_error(), Some(ENFILE | EMFILE))
 }
 
 /// How a direction ended, in words: an expired timeout shows up on Linux as `WouldBlock`.
