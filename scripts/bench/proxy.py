@@ -25,6 +25,7 @@ def start(*args):
     """Starts a server binary and returns it with the address of its first line."""
     p = subprocess.Popen([os.path.join(BIN, args[0]), *args[1:]], stdout=subprocess.PIPE,
                          stderr=subprocess.DEVNULL, text=True)
+    STARTED.append(p)
     line = p.stdout.readline().split()[-1]
     threading.Thread(target=lambda: [None for _ in p.stdout], daemon=True).start()
     host, port = line.rsplit(":", 1)
@@ -113,30 +114,39 @@ def status(pid, key):
         if line.startswith(key):
             return line.split()[1]
 
-hello, hello_addr = start("02_tcp_server", "127.0.0.1:0")
-proxy, proxy_addr = start("28_proxy", "127.0.0.1:0", f"{hello_addr[0]}:{hello_addr[1]}")
-for name, addr in [("direct", hello_addr), ("proxy", proxy_addr)]:
-    for run in range(2):
-        p50, p99 = round_trips(addr)
-        print(f"round trip {name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
-pair = two_byte_target()
-split, split_addr = start("28_proxy", "127.0.0.1:0", f"{pair[0]}:{pair[1]}")
-for name, addr in [("direct", pair), ("proxy", split_addr)]:
-    for run in range(2):
-        p50, p90 = write_write_read(addr)
-        print(f"write, write, read {name}: p50 {p50:.2f} ms, p90 {p90:.2f} ms")
-snk = sink()
-bulk, bulk_addr = start("28_proxy", "127.0.0.1:0", f"{snk[0]}:{snk[1]}")
-for name, addr in [("direct", snk), ("proxy", bulk_addr)]:
-    for run in range(2):
-        print(f"1 GiB {name}: {throughput(addr):.0f} MB/s")
-before = (status(proxy.pid, "Threads:"), status(proxy.pid, "VmRSS:"))
-held = []
-for _ in range(1000):
-    c = socket.create_connection(proxy_addr)
-    assert c.recv(100) == b"Welcome!"
-    held.append(c)
-after = (status(proxy.pid, "Threads:"), status(proxy.pid, "VmRSS:"))
-print(f"proxy idle: threads {before[0]} -> {after[0]} with 1000 clients, RSS {before[1]} kB -> {after[1]} kB")
-for c in held: c.close()
-for p in (hello, proxy, split, bulk): p.kill(); p.wait()
+STARTED = []  # every server started, killed at the end even when a measurement fails
+
+def main():
+    hello, hello_addr = start("02_tcp_server", "127.0.0.1:0")
+    proxy, proxy_addr = start("28_proxy", "127.0.0.1:0", f"{hello_addr[0]}:{hello_addr[1]}")
+    for name, addr in [("direct", hello_addr), ("proxy", proxy_addr)]:
+        for run in range(2):
+            p50, p99 = round_trips(addr)
+            print(f"round trip {name}: p50 {p50:.3f} ms, p99 {p99:.3f} ms")
+    pair = two_byte_target()
+    split, split_addr = start("28_proxy", "127.0.0.1:0", f"{pair[0]}:{pair[1]}")
+    for name, addr in [("direct", pair), ("proxy", split_addr)]:
+        for run in range(2):
+            p50, p90 = write_write_read(addr)
+            print(f"write, write, read {name}: p50 {p50:.2f} ms, p90 {p90:.2f} ms")
+    snk = sink()
+    bulk, bulk_addr = start("28_proxy", "127.0.0.1:0", f"{snk[0]}:{snk[1]}")
+    for name, addr in [("direct", snk), ("proxy", bulk_addr)]:
+        for run in range(2):
+            print(f"1 GiB {name}: {throughput(addr):.0f} MB/s")
+    before = (status(proxy.pid, "Threads:"), status(proxy.pid, "VmRSS:"))
+    held = []
+    for _ in range(1000):
+        c = socket.create_connection(proxy_addr)
+        assert c.recv(100) == b"Welcome!"
+        held.append(c)
+    after = (status(proxy.pid, "Threads:"), status(proxy.pid, "VmRSS:"))
+    print(f"proxy idle: threads {before[0]} -> {after[0]} with 1000 clients, RSS {before[1]} kB -> {after[1]} kB")
+    for c in held: c.close()
+
+try:
+    main()
+finally:
+    for p in STARTED:
+        p.kill()
+        p.wait()
