@@ -54,6 +54,8 @@ enum Talk {
     Datagram,
     /// The chat room of chapter 21: `Welcome! Your name?\n`, a name, `/quit`.
     Chat,
+    /// The hello conversation through a proxy (chapter 28), to a 02_tcp_server started for it.
+    Proxied,
 }
 
 /// What a server is asked to bear beyond the basics.
@@ -138,6 +140,13 @@ const DUAL_STACK_24: Row = Row {
     kind: Kind::DualStack,
     ..TCP_SERVER_02
 };
+const PROXY_28: Row = Row {
+    name: "28_proxy",
+    talk: Talk::Proxied,
+    // A proxy does not know its clients' protocol: one too many is closed without a word.
+    busy: Some(b""),
+    ..TCP_SERVER_02
+};
 const TLS_SERVER_18: Row = Row {
     name: "18_tls_server",
     talk: Talk::HelloTls,
@@ -152,6 +161,8 @@ struct Fixture {
     row: Row,
     dir: TempDir,
     cert: Option<CertFiles>,
+    /// The server behind a proxy.
+    target: Option<Server>,
 }
 
 impl Fixture {
@@ -159,7 +170,14 @@ impl Fixture {
         let dir = TempDir::new(&format!("contract-{}", &row.name[..2]));
         std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
         let cert = (row.talk == Talk::HelloTls).then(localhost);
-        Fixture { row, dir, cert }
+        let target =
+            (row.talk == Talk::Proxied).then(|| Server::start("02_tcp_server", &["127.0.0.1:0"]));
+        Fixture {
+            row,
+            dir,
+            cert,
+            target,
+        }
     }
 
     /// The ADDR argument that lets the system pick: port 0, or a fresh socket path.
@@ -177,6 +195,9 @@ impl Fixture {
         let mut args = vec![addr.to_string()];
         if self.row.talk == Talk::Http {
             args.push(self.dir.path().to_string_lossy().into_owned());
+        }
+        if let Some(target) = &self.target {
+            args.push(target.addr.clone());
         }
         if let Some(cert) = &self.cert {
             args.extend(["--cert", cert.cert_arg(), "--key", cert.key_arg()].map(String::from));
@@ -289,7 +310,7 @@ enum Held {
 /// closed the connection instead.
 fn greet(fixture: &Fixture, server: &Server) -> Result<Held, Vec<u8>> {
     match fixture.row.talk {
-        Talk::Hello => {
+        Talk::Hello | Talk::Proxied => {
             let mut conn = Conn::open(fixture.row, server);
             match read_some(&mut conn).unwrap_or_else(|e| panic!("no welcome: {e}")) {
                 welcome if welcome == b"Welcome!" => Ok(Held::Plain(conn)),
@@ -787,4 +808,5 @@ contract! {
     async_server_20 => ASYNC_SERVER_20,
     chat_server_21 => CHAT_SERVER_21,
     dual_stack_24 => DUAL_STACK_24,
+    proxy_28 => PROXY_28,
 }
