@@ -198,6 +198,9 @@ impl Fixture {
         }
         if let Some(target) = &self.target {
             args.push(target.addr.clone());
+            // Out of descriptors, a proxy retries its connect to the target until this runs
+            // out, holding the client's socket meanwhile: keep it short, not the default 5 s.
+            args.extend(["--connect-timeout", "0.5"].map(String::from));
         }
         if let Some(cert) = &self.cert {
             args.extend(["--cert", cert.cert_arg(), "--key", cert.key_arg()].map(String::from));
