@@ -132,12 +132,21 @@ const TLS_SERVER_18: Row = Row {
     ..TCP_SERVER_02
 };
 
+const CHAOS_PROXY_29: Row = Row {
+    name: "29_chaos_proxy",
+    // A proxy adds no bytes of its own: one client too many is just disconnected. The hello
+    // conversation runs through it to a 02_tcp_server (`Fixture::target`).
+    busy: Some(b""),
+    ..TCP_SERVER_02
+};
+
 /// What one run of a server needs: a directory (for 09's socket file and 17's files) and,
-/// for 18, a certificate.
+/// for 18, a certificate; for a proxy, the server behind it.
 struct Fixture {
     row: Row,
     dir: TempDir,
     cert: Option<CertFiles>,
+    target: Option<Server>,
 }
 
 impl Fixture {
@@ -145,7 +154,16 @@ impl Fixture {
         let dir = TempDir::new(&format!("contract-{}", &row.name[..2]));
         std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
         let cert = (row.talk == Talk::HelloTls).then(localhost);
-        Fixture { row, dir, cert }
+        let target = row
+            .name
+            .ends_with("_proxy")
+            .then(|| Server::start("02_tcp_server", &["127.0.0.1:0"]));
+        Fixture {
+            row,
+            dir,
+            cert,
+            target,
+        }
     }
 
     /// The ADDR argument that lets the system pick: port 0, or a fresh socket path.
@@ -159,6 +177,9 @@ impl Fixture {
     /// The server's whole command line for ADDR, with `extra` options.
     fn args(&self, addr: &str, extra: &[&str]) -> Vec<String> {
         let mut args = vec![addr.to_string()];
+        if let Some(target) = &self.target {
+            args.push(target.addr.clone());
+        }
         if self.row.talk == Talk::Http {
             args.push(self.dir.path().to_string_lossy().into_owned());
         }
@@ -701,4 +722,5 @@ contract! {
     poll_server_19 => POLL_SERVER_19,
     async_server_20 => ASYNC_SERVER_20,
     chat_server_21 => CHAT_SERVER_21,
+    chaos_proxy_29 => CHAOS_PROXY_29,
 }
