@@ -337,3 +337,142 @@ fn contradictory_or_out_of_range_options_are_usage_errors() {
         assert!(output.stderr.contains(want), "{args:?}: {}", output.stderr);
     }
 }
+
+/// Reads from `stream` until `want` bytes came, or the stream ends, fails or stays silent.
+fn read_up_to(stream: &mut TcpStream, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buffer = [0u8; 4096];
+    while got.len() < want {
+        match stream.read(&mut buffer) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buffer[..n]),
+        }
+    }
+    got
+}
+
+/// What one read that waits `wait_ms` finds: more bytes, the end, a reset, or silence.
+fn what_comes_next(stream: &mut TcpStream, wait_ms: u64) -> String {
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(wait_ms)))
+        .unwrap();
+    match stream.read(&mut [0u8; 4096]) {
+        Ok(0) => "the end of the stream (the connection was closed)".to_string(),
+        Ok(n) => format!("{n} more bytes"),
+        Err(e) if e.kind() == ErrorKind::WouldBlock => "silence".to_string(),
+        Err(e) => format!("an error: {e}"),
+    }
+}
+
+#[test]
+#[ignore = "exercise: --stall-after N stops passing bytes but keeps the connections open"]
+fn exercise_stall() {
+    // A server that sends 1000 bytes, then reports what it hears from the client.
+    let (target, server) = one_shot(|mut stream| {
+        stream.write_all(&[b'z'; 1000]).unwrap();
+        what_comes_next(&mut stream, 600)
+    });
+    let mut proxy = proxy(&target, &["--stall-after", "100"]);
+    let mut client = common::connect(proxy.socket_addr());
+    let got = read_up_to(&mut client, 100);
+    assert!(
+        got.len() == 100,
+        "wanted exactly 100 bytes before the stall, got {} bytes",
+        got.len()
+    );
+    client.write_all(b"more").unwrap();
+    let next = what_comes_next(&mut client, 400);
+    assert!(
+        next == "silence",
+        "after 100 bytes the client wanted silence with the connection open, but got {next}"
+    );
+    let heard = server.join().unwrap();
+    assert!(
+        heard == "silence",
+        "after the stall the client's bytes must not reach the server, but the server got {heard}"
+    );
+    proxy.expect_line("stalled after 100 bytes (--stall-after)");
+
+    // Only the client's own deadline ends a stalled transfer: 03 gives up after 0.5 s.
+    let (site, _) = site_with_big_file();
+    let web = Server::start(
+        "17_http_server",
+        &["127.0.0.1:0", &site.path().to_string_lossy()],
+    );
+    let stalled = self::proxy(&web.addr, &["--stall-after", "150"]);
+    let out = TempDir::new("chaos-stall");
+    let output = run_command(
+        Command::new(bin("03_http_get"))
+            .args([
+                &format!("http://{}/big.bin", stalled.addr),
+                "--deadline",
+                "0.5",
+            ])
+            .current_dir(out.path()),
+    );
+    assert!(
+        output.code() == Some(1)
+            && output
+                .stderr
+                .contains("the whole transfer took longer than 0.5 s (--deadline)"),
+        "03_http_get through a stall wanted its --deadline error, got: {output:?}"
+    );
+}
+
+/// Sends `datagrams` through `proxy_args` to a target written here that echoes each one back.
+/// Returns (what the target received, what came back to the client), in arrival order.
+fn through_udp(proxy_args: &[&str], datagrams: &[&str]) -> (Vec<String>, Vec<String>) {
+    let target = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    target
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    let mut args = vec!["--udp"];
+    args.extend_from_slice(proxy_args);
+    let proxy = proxy(&target.local_addr().unwrap().to_string(), &args);
+    let client = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    client
+        .set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    for datagram in datagrams {
+        client
+            .send_to(datagram.as_bytes(), proxy.socket_addr())
+            .unwrap();
+    }
+    let mut buffer = [0u8; 64];
+    let mut received = Vec::new();
+    while let Ok((n, from)) = target.recv_from(&mut buffer) {
+        received.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+        target.send_to(&buffer[..n], from).unwrap();
+    }
+    let mut echoed = Vec::new();
+    while let Ok(n) = client.recv(&mut buffer) {
+        echoed.push(String::from_utf8_lossy(&buffer[..n]).into_owned());
+    }
+    (received, echoed)
+}
+
+#[test]
+#[ignore = "exercise: --reorder RATE holds a datagram back until the next one has gone"]
+fn exercise_reorder() {
+    let (received, echoed) = through_udp(&["--reorder", "1"], &["1", "2", "3", "4"]);
+    assert!(
+        received == ["2", "1", "4", "3"],
+        "with --reorder 1, the client sent 1 2 3 4 and the target should have got 2 1 4 3, \
+         but got {}",
+        received.join(" ")
+    );
+    assert!(
+        echoed == ["1", "2", "3", "4"],
+        "the target echoed 2 1 4 3; reordered again on the way back, the client should have got \
+         1 2 3 4, but got {}",
+        echoed.join(" ")
+    );
+    // Without --reorder, no die is thrown for it: seed 2 drops what it always dropped.
+    let (received, _) = through_udp(&["--drop", "0.3", "--seed", "2"], &["1", "2", "3", "4"]);
+    assert!(
+        received == ["2", "3"],
+        "with --drop 0.3 --seed 2 and no --reorder, the target should get 2 3 as before, but \
+         got {}",
+        received.join(" ")
+    );
+}
