@@ -12,7 +12,7 @@
 //! ```text
 //! terminal 1$ cargo run --bin 02_tcp_server
 //! terminal 2$ cargo run --bin 29_chaos_proxy -- 127.0.0.1:9998 127.0.0.1:9999 --chunk 1 --delay 20
-//! terminal 3$ cargo run --bin 01_tcp_client -- 127.0.0.1:9998
+//! terminal 3$ cargo run --bin 01_tcp_client -- 127.0.0.1:9998 Ada
 //! W
 //! e
 //! ```
@@ -22,7 +22,7 @@
 //! (chapter 12) or read to the end (chapter 03) do not notice. Ctrl-C stops the proxy.
 
 use std::io::{self, ErrorKind, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
+use std::net::{Ipv4Addr, Ipv6Addr, Shutdown, SocketAddr, TcpListener, TcpStream, UdpSocket};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -44,14 +44,14 @@ TCP (the default):
   --chunk N           write what arrives in pieces of N bytes (1: every byte alone)
   --random-chunk MAX  write it in pieces of 1 to MAX bytes, sizes drawn from the seed
   --reset-after N     after N bytes (both directions together), reset both connections
-UDP (--udp relays datagrams instead):
+  --max-clients N     clients relayed at once (default 100); one more is disconnected
+  --idle-timeout SECS a client is let go after this long with nothing moving (default 300)
+UDP (--udp relays datagrams instead, for one client at a time):
   --drop RATE         drop each datagram with probability RATE, from 0 to 1
   --duplicate RATE    send each datagram twice with probability RATE, from 0 to 1
 Both:
   --delay MS          wait MS milliseconds before each piece or datagram (default 0)
   --seed S            the seed of every random choice (default 1; not 0): same seed, same chaos
-  --max-clients N     clients relayed at once (default 100); one more is disconnected
-  --idle-timeout SECS a client is let go after this long with nothing moving (default 300)
 
 The first line printed is the address really bound: `Listening on IP:PORT` (TCP) or
 `Bound UDP on IP:PORT` (UDP). Stop the proxy with Ctrl-C.
@@ -215,7 +215,8 @@ fn relay(client: TcpStream, target: SocketAddr, chaos: Chaos) -> anyhow::Result<
         reset: false.into(),
     });
     let mut up_random = Xorshift(chaos.seed);
-    let down_random = Xorshift(up_random.next()); // never 0: xorshift never leaves 0 or gets there
+    // The other direction's seed: never 0, as a state that is not 0 never becomes 0.
+    let down_random = Xorshift(up_random.next());
     let shared = Arc::clone(&both);
     let up = thread::Builder::new()
         .spawn(move || copy(&shared.client, &shared.server, &shared, chaos, up_random))
@@ -324,12 +325,16 @@ fn relay_udp(listen: SocketAddr, target: SocketAddr, chaos: Chaos) -> anyhow::Re
         .local_addr()
         .context("could not read the bound address")?;
     // Connected to the target: it takes datagrams from the target only (chapter 06).
-    let toward = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).context("could not bind")?;
+    let any = match target {
+        SocketAddr::V4(_) => SocketAddr::from((Ipv4Addr::UNSPECIFIED, 0)),
+        SocketAddr::V6(_) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, 0)),
+    };
+    let toward = UdpSocket::bind(any).with_context(|| format!("could not bind {any}"))?;
     toward
         .connect(target)
         .with_context(|| format!("could not connect to {target}"))?;
     let stop = stop_on_ctrl_c(move || {
-        if let Ok(waker) = UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)) {
+        if let Ok(waker) = UdpSocket::bind(SocketAddr::new(local.ip(), 0)) {
             let _ = waker.send_to(b"", local); // wakes the blocked recv_from
         }
     })?;
