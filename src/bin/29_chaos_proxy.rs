@@ -30,7 +30,7 @@ use std::thread;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
-use socket_workbook::server::{ClientLimit, connections, farewell, spawn_client};
+use socket_workbook::server::{ClientLimit, PAUSE, connections, farewell, spawn_client};
 use socket_workbook::{Args, logln, report, stop_on_ctrl_c};
 use socket2::SockRef;
 
@@ -197,8 +197,7 @@ struct Both {
 /// Connects to the target, then copies server-to-client here and client-to-server on a
 /// second thread, each direction with its own random numbers.
 fn relay(client: TcpStream, target: SocketAddr, chaos: Chaos) -> anyhow::Result<()> {
-    let server = TcpStream::connect_timeout(&target, Duration::from_secs(5))
-        .map_err(|e| anyhow!("could not connect to {target}: {e}; is the server running?"))?;
+    let server = connect_onwards(target)?;
     for stream in [&client, &server] {
         // Every piece leaves at once as its own packet, instead of waiting to be glued to the
         // next (Nagle's algorithm, chapter 14): the pieces must reach the reader as pieces.
@@ -228,6 +227,22 @@ fn relay(client: TcpStream, target: SocketAddr, chaos: Chaos) -> anyhow::Result<
     // Dropping the last `Arc` closes both sockets: with SO_LINGER 0 set, that is the reset.
     down.context("server to client")
         .and(up.context("client to server"))
+}
+
+/// Connects to the target. A proxy needs two descriptors per client: when the accept took the
+/// last one, the connect fails with "Too many open files" (EMFILE). That is the proxy's own
+/// trouble, as in chapter 02's accept loop: wait 100 ms and try again, for up to 5 s, while
+/// the connections that are ending give theirs back.
+fn connect_onwards(target: SocketAddr) -> anyhow::Result<TcpStream> {
+    const EMFILE: i32 = 24; // Linux's number for "Too many open files"
+    for _ in 0..50 {
+        match TcpStream::connect_timeout(&target, Duration::from_secs(5)) {
+            Err(e) if e.raw_os_error() == Some(EMFILE) => thread::sleep(PAUSE),
+            Err(e) => bail!("could not connect to {target}: {e}; is the server running?"),
+            Ok(server) => return Ok(server),
+        }
+    }
+    bail!("could not connect to {target}: out of file descriptors for 5 s")
 }
 // ANCHOR_END: relay
 
