@@ -137,7 +137,7 @@ impl Xorshift {
         self.0 ^= self.0 >> 7;
         self.0 ^= self.0 << 17;
         // Mixes the bits: without it a small seed (1, 2, 3) gives tiny first numbers, and
-        // `chance` would say yes to every rate at first.
+        // `chance` would say yes at first, whatever the rate.
         self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
     }
     /// A number in 1..=max.
