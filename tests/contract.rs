@@ -155,8 +155,16 @@ const TLS_SERVER_18: Row = Row {
     ..TCP_SERVER_02
 };
 
+const CHAOS_PROXY_29: Row = Row {
+    name: "29_chaos_proxy",
+    // A proxy adds no bytes of its own: one client too many is just disconnected. The hello
+    // conversation runs through it to a 02_tcp_server (`Fixture::target`).
+    busy: Some(b""),
+    ..TCP_SERVER_02
+};
+
 /// What one run of a server needs: a directory (for 09's socket file and 17's files) and,
-/// for 18, a certificate.
+/// for 18, a certificate; for a proxy, the server behind it.
 struct Fixture {
     row: Row,
     dir: TempDir,
@@ -170,8 +178,10 @@ impl Fixture {
         let dir = TempDir::new(&format!("contract-{}", &row.name[..2]));
         std::fs::write(dir.path().join("hello.txt"), "hello\n").unwrap();
         let cert = (row.talk == Talk::HelloTls).then(localhost);
-        let target =
-            (row.talk == Talk::Proxied).then(|| Server::start("02_tcp_server", &["127.0.0.1:0"]));
+        let target = row
+            .name
+            .ends_with("_proxy")
+            .then(|| Server::start("02_tcp_server", &["127.0.0.1:0"]));
         Fixture {
             row,
             dir,
@@ -198,8 +208,10 @@ impl Fixture {
         }
         if let Some(target) = &self.target {
             args.push(target.addr.clone());
-            // Out of descriptors, a proxy retries its connect to the target until this runs
-            // out, holding the client's socket meanwhile: keep it short, not the default 5 s.
+        }
+        if self.row.talk == Talk::Proxied {
+            // Out of descriptors, 28 retries its connect to the target until this runs out,
+            // holding the client's socket meanwhile: keep it short, not the default 5 s.
             args.extend(["--connect-timeout", "0.5"].map(String::from));
         }
         if let Some(cert) = &self.cert {
@@ -812,4 +824,5 @@ contract! {
     chat_server_21 => CHAT_SERVER_21,
     dual_stack_24 => DUAL_STACK_24,
     proxy_28 => PROXY_28,
+    chaos_proxy_29 => CHAOS_PROXY_29,
 }
