@@ -21,8 +21,8 @@
 //! for one message, so one byte at a time breaks it. Programs that frame their messages
 //! (chapter 12) or read to the end (chapter 03) do not notice. Ctrl-C stops the proxy.
 //!
-//! The program is four modules, read in this order (chapters/29_chaos_proxy.md quotes them
-//! in the same order):
+//! The program is four modules, read in this order (chapters/29_chaos_proxy.md quotes the
+//! first three, and 29b_resets_and_losses.md the reset and udp.rs):
 //!
 //! 1. main.rs, this file: the usage, the arguments and their checks, and the choice of TCP
 //!    or UDP;
