@@ -259,21 +259,25 @@ fn bad_client_arguments_are_usage_errors() {
 #[test]
 #[ignore = "exercise: the server shows an IPv4 client as 127.0.0.1:PORT, not [::ffff:127.0.0.1]:PORT"]
 fn exercise_ipv4_clients_as_ipv4() {
-    let (mut server, port) = start("[::]:0", &[]);
-    for (ip, want) in [("127.0.0.1", "127.0.0.1"), ("::1", "[::1]")] {
-        let client = talk(at(ip, port));
-        let family = if ip == "::1" { "IPv6" } else { "IPv4" };
-        let want_accept = format!(
-            "Accept new connection from {want}:{} ({family})...",
-            client.port()
-        );
-        let want_closed = format!("Connection from {want}:{} closed.", client.port());
+    let (mut server, port) = start("[::]:0", &["--max-clients", "1"]);
+    // 127.0.0.2 is a loopback address too (all of 127.0.0.0/8 is): a solution that only
+    // knows 127.0.0.1 shows it wrong.
+    for (from, to) in [
+        ("127.0.0.1", "127.0.0.1"),
+        ("127.0.0.2", "127.0.0.1"),
+        ("::1", "::1"),
+    ] {
+        let client = talk_from(from, at(to, port));
+        let family = if from == "::1" { "IPv6" } else { "IPv4" };
+        let want = client.to_string();
+        let want_accept = format!("Accept new connection from {want} ({family})...");
+        let want_closed = format!("Connection from {want} closed.");
         // Found by the client's port, whatever the address looks like.
         let accept = server.expect_line(&format!(":{} (", client.port()));
         assert_eq!(
             accept, want_accept,
-            "the line for an {family} client that connected to {ip} must show its address as \
-             the client itself knows it"
+            "the line for an {family} client from {from} must show its address as the client \
+             itself knows it"
         );
         let closed = server.expect_line(&format!(":{} closed", client.port()));
         assert_eq!(
@@ -281,6 +285,52 @@ fn exercise_ipv4_clients_as_ipv4() {
             "the goodbye line must show the {family} client's address as the first line does"
         );
     }
+    // With --max-clients 1 and one client inside, the next is turned away: that line names
+    // the client too.
+    let inside = connect(at("::1", port));
+    server.expect_line(&format!(
+        ":{} (IPv6)...",
+        inside.local_addr().unwrap().port()
+    ));
+    let turned = bound_client("127.0.0.2");
+    let turned = match turned.connect(&at("127.0.0.1", port).into()) {
+        Ok(()) => turned.local_addr().unwrap().as_socket().unwrap(),
+        Err(e) => panic!("could not connect from 127.0.0.2: {e}"),
+    };
+    let line = server.expect_line(&format!(":{}: ", turned.port()));
+    assert_eq!(
+        line,
+        format!("Turned away {turned}: 1 clients already connected."),
+        "the `Turned away` line must show an IPv4 client's address as the client itself knows \
+         it, as the other two lines do"
+    );
+}
+
+/// A TCP socket bound to `ip` (port 0), not yet connected.
+fn bound_client(ip: &str) -> socket2::Socket {
+    use socket2::{Domain, Socket, Type};
+    let addr = at(ip, 0);
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None).unwrap();
+    socket.bind(&addr.into()).unwrap();
+    socket
+}
+
+/// `talk`, from a client bound to `from`; returns the client's own address.
+fn talk_from(from: &str, to: SocketAddr) -> SocketAddr {
+    let socket = bound_client(from);
+    socket
+        .connect_timeout(&to.into(), Duration::from_secs(5))
+        .unwrap_or_else(|e| panic!("could not connect from {from} to {to}: {e}"));
+    let mut client: TcpStream = socket.into();
+    client
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    expect_text("welcome", &read_once(&mut client), "Welcome!");
+    client.write_all(b"Ada").unwrap();
+    expect_text("reply", &read_once(&mut client), "Hello, Ada!");
+    client.write_all(b"exit").unwrap();
+    expect_text("after exit", &read_to_end(&mut client), "");
+    client.local_addr().unwrap()
 }
 
 /// The addresses the client tried, in order, from its `attempt N of M: ADDR: ...` lines.
@@ -300,7 +350,7 @@ fn exercise_alternate_families() {
     let v6: Vec<String> = (0..3)
         .map(|_| format!("[::1]:{}", refused_port("::1")))
         .collect();
-    let v4: Vec<String> = (0..2)
+    let v4: Vec<String> = (0..3)
         .map(|_| format!("127.0.0.1:{}", refused_port("127.0.0.1")))
         .collect();
     // Given A6 B6 C6 D4: the first address's family, then the other, in turn; when one
@@ -311,6 +361,12 @@ fn exercise_alternate_families() {
             vec![&v6[0], &v4[0], &v6[1], &v6[2]],
         ),
         (vec![&v4[0], &v4[1], &v6[0]], vec![&v4[0], &v6[0], &v4[1]]),
+        // Mixed already, and the first family runs out first: A6 D4 E4 F4 B6 gives
+        // A6 D4 B6 E4 F4 (moving one address up is not enough, and F4 is tried too).
+        (
+            vec![&v6[0], &v4[0], &v4[1], &v4[2], &v6[1]],
+            vec![&v6[0], &v4[0], &v6[1], &v4[1], &v4[2]],
+        ),
     ];
     for (given, want) in cases {
         let mut args = vec!["--connect"];

@@ -276,6 +276,15 @@ fn on_a_second_interface(output: &common::Output) {
          IP_MULTICAST_LOOP on\"; the run printed {lines:#?}, stderr {}",
         common::text(output.stderr.as_bytes())
     );
+    // Hearing nothing proves little if nothing was sent: the send itself must succeed.
+    let sent = "link| Sent \"via the link\" to 239.1.2.3:47000";
+    assert!(
+        lines.contains(&sent),
+        "with --interface 10.9.0.1, the datagram should be sent (the line {:?}); the run \
+         printed {lines:#?} (is the socket bound to 127.0.0.1? a loopback source address \
+         cannot leave by another interface)",
+        &sent[6..]
+    );
     let received: Vec<&&str> = lines
         .iter()
         .filter(|l| l.contains("Received from"))

@@ -330,6 +330,9 @@ fn exercise_second_group() {
         "Joined group 239.1.2.3 on interface 127.0.0.1",
         "Joined group 239.4.5.6 on interface 127.0.0.1",
     ];
+    // Send only once the receiver says it has joined both groups: a solution may join the
+    // second group after printing the first lines.
+    server.expect_line(joined[1]);
     let sender = sender();
     let me = sender.local_addr().unwrap();
     // One datagram to each group, then a third to the first group: a receiver that hears

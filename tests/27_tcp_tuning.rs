@@ -112,6 +112,18 @@ fn exercise_one_write() {
             text(output.stdout.as_bytes())
         )
     };
+    let lines: Vec<&str> = output.stdout.lines().collect();
+    let after = lines
+        .iter()
+        .position(|l| l.starts_with(prefix))
+        .and_then(|i| i.checked_sub(1))
+        .map(|i| lines[i]);
+    assert!(
+        after.is_some_and(|l| l.starts_with("TCP_NODELAY set: ")),
+        "the one-write line should come right after the TCP_NODELAY line, so the three \
+         measurements are read together; stdout: {}",
+        text(output.stdout.as_bytes())
+    );
     let one = p50_ms(&output, prefix);
     let nagle = p50_ms(&output, "Nagle on (the default): ");
     let nodelay = p50_ms(&output, "TCP_NODELAY set: ");
@@ -152,6 +164,11 @@ fn exercise_unread_data() {
         "expected the line {want:?}: the client sends bytes, the server never reads them and \
          closes normally; got {}",
         got.map_or("no such line".to_string(), |l| format!("{l:?}"))
+    );
+    assert!(
+        output.stdout.lines().last() == got,
+        "the unread-data line should come after the two that were there; stdout: {}",
+        text(output.stdout.as_bytes())
     );
     // The two lessons already there are unchanged.
     for want in [

@@ -253,7 +253,9 @@ fn read_all(stream: &mut TcpStream) -> Result<Vec<u8>, (std::io::Error, Vec<u8>)
 #[test]
 #[ignore = "exercise: the idle timeout counts the connection's silence, not one direction's"]
 fn exercise_idle_counts_both_directions() {
-    const BYTES: usize = 24; // one every 50 ms: 1.2 s, more than twice --idle-timeout 0.5
+    // One byte every 50 ms: 2.4 s, longer than the 2 s a silent connection may last below,
+    // so that no longer timeout (--idle-timeout times some factor) passes both.
+    const BYTES: usize = 48;
     // A download: the target drips, the client sends nothing and only reads.
     let (addr, target) = start_target(|mut stream| drip(&mut stream, BYTES));
     let down = start_proxy(addr, &["--idle-timeout", "0.5"]);
@@ -286,23 +288,32 @@ fn exercise_idle_counts_both_directions() {
     let answer = read_all(&mut client).unwrap_or_else(|(_, got)| got);
     expect_text("the answer to the upload", &answer, "ok");
 
-    // Silence both ways still ends the connection.
-    let (addr, _silent) = start_target(|mut stream| {
-        let mut rest = Vec::new();
-        let _ = stream.read_to_end(&mut rest);
-    });
-    let quiet = start_proxy(addr, &["--idle-timeout", "0.5"]);
-    let mut client = connect(quiet.socket_addr());
-    client
-        .set_read_timeout(Some(Duration::from_secs(3)))
-        .unwrap();
-    let started = Instant::now();
-    if let Err((e, _)) = read_all(&mut client) {
-        panic!(
-            "a silent connection was not closed within 3 s with --idle-timeout 0.5 ({e} after \
-             {:?})",
-            started.elapsed()
-        );
+    // Silence both ways still ends the connection, within 2 s (the timeout is 0.5 s): one
+    // silent from the start, and one that carried bytes first.
+    for first in ["", "hi"] {
+        let (addr, _silent) = start_target(move |mut stream| {
+            stream.write_all(first.as_bytes()).unwrap();
+            let mut rest = Vec::new();
+            let _ = stream.read_to_end(&mut rest);
+        });
+        let quiet = start_proxy(addr, &["--idle-timeout", "0.5"]);
+        let mut client = connect(quiet.socket_addr());
+        let started = Instant::now();
+        client
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .unwrap();
+        let what = if first.is_empty() {
+            "a silent connection"
+        } else {
+            "a connection silent both ways after the target's first 2 bytes"
+        };
+        match read_all(&mut client) {
+            Ok(got) => expect_text(what, &got, first),
+            Err((e, _)) => panic!(
+                "{what} was not closed within 2 s with --idle-timeout 0.5 ({e} after {:?})",
+                started.elapsed()
+            ),
+        }
     }
 }
 
@@ -361,22 +372,33 @@ fn exercise_reset_passes_through() {
         Err((e, _)) => panic!("the target read an error, but not a reset: {e}"),
     }
 
-    // A clean close stays a clean close, and a half-close still passes through.
-    let (addr, target) = start_target(|mut stream| {
+    // A clean close stays a clean close, and a half-close still passes through. The answer
+    // is large, so that some of it is still on its way when the target has closed: a proxy
+    // that closes with SO_LINGER 0 here throws that part away and sends a reset.
+    let answer = pattern(1_000_000);
+    let sent = answer.clone();
+    let (addr, target) = start_target(move |mut stream| {
         let mut request = Vec::new();
         stream.read_to_end(&mut request).unwrap();
-        stream.write_all(b"bye").unwrap();
+        stream.write_all(&sent).unwrap();
     });
     let c = start_proxy(addr, &[]);
     let mut client = connect(c.socket_addr());
     client.write_all(b"hello").unwrap();
     client.shutdown(Shutdown::Write).unwrap();
     match read_all(&mut client) {
-        Ok(got) => expect_text("the answer after a half-close", &got, "bye"),
+        Ok(got) => assert!(
+            got == answer,
+            "after a half-close, the client read {} bytes, not the target's whole answer of {}",
+            got.len(),
+            answer.len()
+        ),
         Err((e, got)) => panic!(
-            "the target closed cleanly, but the client read an error ({e}) after {}: only a \
-             reset may be passed on as a reset",
-            text(&got)
+            "the target closed cleanly, but the client read an error ({e}) after {} of its {} \
+             bytes: only a reset may be passed on as a reset, and a clean close must deliver \
+             every byte",
+            got.len(),
+            answer.len()
         ),
     }
     target.join().unwrap();
