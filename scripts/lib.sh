@@ -15,6 +15,9 @@ cleanup() {
     local pid
     for pid in $(jobs -pr); do
         kill -KILL "$pid" 2>/dev/null || true
+        # Reap it here, quietly: otherwise bash may print "Killed" for it into the demo's
+        # output (the log copier of start_https_files, killed at the end of demo 04).
+        wait "$pid" 2>/dev/null || true
     done
     rm -rf "$WORK_DIR"
 }
