@@ -367,17 +367,23 @@ fn what_comes_next(stream: &mut TcpStream, wait_ms: u64) -> String {
 #[test]
 #[ignore = "exercise: --stall-after N stops passing bytes but keeps the connections open"]
 fn exercise_stall() {
-    // A server that sends 1000 bytes, then reports what it hears from the client.
+    // A server that first reads the client's 30 bytes, then sends 1000 bytes, then reports
+    // what it hears from the client; it closes its end when it returns.
     let (target, server) = one_shot(|mut stream| {
+        let mut hello = [0u8; 30];
+        stream.read_exact(&mut hello).map_err(|e| e.to_string())?;
         stream.write_all(&[b'z'; 1000]).unwrap();
-        what_comes_next(&mut stream, 600)
+        Ok::<String, String>(what_comes_next(&mut stream, 600))
     });
     let mut proxy = proxy(&target, &["--stall-after", "100"]);
     let mut client = common::connect(proxy.socket_addr());
-    let got = read_up_to(&mut client, 100);
+    client.write_all(&[b'a'; 30]).unwrap();
+    // 100 bytes in all, both directions together: the client's 30, then 70 of the answer.
+    let got = read_up_to(&mut client, 70);
     assert!(
-        got.len() == 100,
-        "wanted exactly 100 bytes before the stall, got {} bytes",
+        got.len() == 70,
+        "the client sent 30 bytes, so with --stall-after 100 (both directions together) it \
+         wanted exactly 70 bytes before the stall, got {} bytes",
         got.len()
     );
     client.write_all(b"more").unwrap();
@@ -388,10 +394,27 @@ fn exercise_stall() {
     );
     let heard = server.join().unwrap();
     assert!(
-        heard == "silence",
-        "after the stall the client's bytes must not reach the server, but the server got {heard}"
+        heard == Ok("silence".to_string()),
+        "after the stall the client's bytes must not reach the server, but the server got {}",
+        heard.unwrap_or_else(|e| format!("no 30 bytes from the client: {e}"))
+    );
+    // The server has closed its end: a black hole passes no FIN either.
+    let after_close = what_comes_next(&mut client, 400);
+    assert!(
+        after_close == "silence",
+        "the server closed its end after the stall; the client must still hear silence (a \
+         stall passes no end of stream), but got {after_close}"
     );
     proxy.expect_line("stalled after 100 bytes (--stall-after)");
+    // Both ends have closed: the proxy, which kept reading both, sees it and lets go.
+    drop(client);
+    assert!(
+        proxy
+            .line_within(" closed.", std::time::Duration::from_secs(3))
+            .is_some(),
+        "after the stall both ends closed, but the proxy did not say `Connection from ... \
+         closed.` within 3 s: it must keep reading each side until that side closes"
+    );
 
     // Only the client's own deadline ends a stalled transfer: 03 gives up after 0.5 s.
     let (site, _) = site_with_big_file();
@@ -466,6 +489,31 @@ fn exercise_reorder() {
         "the target echoed 2 1 4 3; reordered again on the way back, the client should have got \
          1 2 3 4, but got {}",
         echoed.join(" ")
+    );
+    // A rate between 0 and 1 picks some datagrams, not all: seed 4 holds 1, 3 and 7, not 5 or 6
+    // (2, 4 and 8 come while one is held, so their die does not count).
+    let (received, _) = through_udp(
+        &["--reorder", "0.5", "--seed", "4"],
+        &["1", "2", "3", "4", "5", "6", "7", "8"],
+    );
+    assert!(
+        received == ["2", "1", "4", "3", "5", "6", "8", "7"],
+        "with --reorder 0.5 --seed 4, the client sent 1 to 8 and the target should have got \
+         2 1 4 3 5 6 8 7 (the seed holds 1, 3 and 7, with the reorder die thrown after the \
+         other two, for every datagram), but got {}",
+        received.join(" ")
+    );
+    // With --drop too: the reorder die is thrown after the other two for every datagram, and a
+    // held datagram waits for the next one passed on, past any that is dropped.
+    let (received, _) = through_udp(
+        &["--drop", "0.3", "--seed", "2", "--reorder", "1"],
+        &["1", "2", "3", "4", "5", "6", "7", "8"],
+    );
+    assert!(
+        received == ["4", "2", "6", "5", "8", "7"],
+        "with --drop 0.3 --seed 2 --reorder 1, the client sent 1 to 8 and the target should have \
+         got 4 2 6 5 8 7 (1 and 3 dropped, 2 held past the dropped 3), but got {}",
+        received.join(" ")
     );
     // Without --reorder, no die is thrown for it: seed 2 drops what it always dropped.
     let (received, _) = through_udp(&["--drop", "0.3", "--seed", "2"], &["1", "2", "3", "4"]);

@@ -169,6 +169,27 @@ impl Server {
         }
     }
 
+    /// Like `expect_line`, but waits at most `wait` and returns `None` instead of panicking,
+    /// so that the caller can say in its own words what did not happen.
+    pub fn line_within(&mut self, text: &str, wait: Duration) -> Option<String> {
+        let deadline = Instant::now() + wait;
+        if let Some(line) = self.seen.iter().find(|l| l.contains(text)) {
+            return Some(line.clone());
+        }
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(Line::Out(line) | Line::Err(line)) => {
+                    self.seen.push(line.clone());
+                    if line.contains(text) {
+                        return Some(line);
+                    }
+                }
+                Err(_) => return None,
+            }
+        }
+    }
+
     /// Sends SIGINT, as Ctrl-C in a terminal does.
     pub fn interrupt(&self) {
         signal(self.pid(), "-INT");
