@@ -458,14 +458,14 @@ fn deadline(row: Row) {
         }
         dripped
     });
-    let (output, took) = fixture.run(&target, &["--deadline", "1"]);
+    let (output, took) = fixture.run(&target, &["--deadline", "0.5"]);
     assert_eq!(output.code(), Some(1), "{output:?}");
     let line = one_line(&output);
     assert!(
-        line.contains("the whole transfer took longer than 1 s (--deadline)"),
+        line.contains("the whole transfer took longer than 0.5 s (--deadline)"),
         "{line}"
     );
-    assert!(took < TIMEOUT / 2, "took {took:?} with a deadline of 1 s");
+    assert!(took < TIMEOUT / 2, "took {took:?} with a deadline of 0.5 s");
     assert!(
         fixture.files().is_empty(),
         "nothing is saved: {:?}",

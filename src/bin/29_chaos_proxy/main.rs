@@ -56,6 +56,7 @@ TCP (the default):
   --reset-after N     after N bytes (both directions together), reset both connections
   --max-clients N     clients relayed at once (default 100); one more is disconnected
   --idle-timeout SECS a client is let go after this long with nothing moving (default 300)
+  --connect-timeout SECS  give up on the target after this long (default 5)
 UDP (--udp relays datagrams instead, for one client at a time):
   --drop RATE         drop each datagram with probability RATE, from 0 to 1
   --duplicate RATE    send each datagram twice with probability RATE, from 0 to 1
@@ -85,6 +86,7 @@ struct Chaos {
     duplicate: f64,
     seed: u64,
     idle: Duration,
+    connect_timeout: Duration,
     max_clients: usize,
 }
 
@@ -111,6 +113,7 @@ fn run() -> anyhow::Result<()> {
         seed: args.option("--seed").unwrap_or(1),
         max_clients: args.option("--max-clients").unwrap_or(100),
         idle: args.seconds("--idle-timeout", 300.0),
+        connect_timeout: args.seconds("--connect-timeout", 5.0),
     };
     let tcp_only = !matches!(chaos.chunk, Chunk::AsRead) || chaos.reset_after.is_some();
     if udp && tcp_only {

@@ -9,7 +9,7 @@ use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use anyhow::{Context, anyhow, bail};
 use socket_workbook::server::{
@@ -66,7 +66,7 @@ struct Both {
 /// Connects to the target, then copies server-to-client here and client-to-server on a
 /// second thread, each direction with its own random numbers.
 fn relay(client: TcpStream, target: SocketAddr, chaos: Chaos) -> anyhow::Result<()> {
-    let server = connect_onwards(target)?;
+    let server = connect_onwards(target, chaos.connect_timeout)?;
     for stream in [&client, &server] {
         // Every piece leaves at once as its own packet, instead of waiting to be glued to the
         // next (Nagle's algorithm, chapter 14): the pieces must reach the reader as pieces.
@@ -100,18 +100,20 @@ fn relay(client: TcpStream, target: SocketAddr, chaos: Chaos) -> anyhow::Result<
 
 /// Connects to the target. A proxy needs two descriptors per client: when the accept took the
 /// last one, the connect fails with "Too many open files" (EMFILE). That is the proxy's own
-/// trouble, as in chapter 02's accept loop: wait 100 ms and try again, for up to 5 s, while
-/// the connections that are ending give theirs back.
-fn connect_onwards(target: SocketAddr) -> anyhow::Result<TcpStream> {
+/// trouble, as in chapter 02's accept loop: wait 100 ms and try again, until
+/// `--connect-timeout`, while the connections that are ending give theirs back.
+fn connect_onwards(target: SocketAddr, limit: Duration) -> anyhow::Result<TcpStream> {
     const EMFILE: i32 = 24; // Linux's number for "Too many open files"
-    for _ in 0..50 {
-        match TcpStream::connect_timeout(&target, Duration::from_secs(5)) {
-            Err(e) if e.raw_os_error() == Some(EMFILE) => thread::sleep(PAUSE),
+    let give_up = Instant::now() + limit;
+    loop {
+        match TcpStream::connect_timeout(&target, limit) {
+            Err(e) if e.raw_os_error() == Some(EMFILE) && Instant::now() < give_up => {
+                thread::sleep(PAUSE)
+            }
             Err(e) => bail!("could not connect to {target}: {e}; is the server running?"),
             Ok(server) => return Ok(server),
         }
     }
-    bail!("could not connect to {target}: out of file descriptors for 5 s")
 }
 // ANCHOR_END: relay
 
