@@ -587,3 +587,90 @@ fn exercise_stats() {
         "after Ctrl-C, expected exit status 0, got {status}"
     );
 }
+
+/// Where Linux keeps its cap on any listen backlog (`net.core.somaxconn`).
+const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
+
+/// Starts 02_tcp_server with `--backlog N` and returns its first stdout line, or, if it
+/// exits without one, its exit status and stderr. Kills it after the first line.
+fn start_with_backlog(n: &str) -> Result<String, (Option<i32>, String)> {
+    let mut child = std::process::Command::new(common::bin("02_tcp_server"))
+        .args(["127.0.0.1:0", "--backlog", n])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("could not start 02_tcp_server");
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("stdout is piped"));
+    let (send, first) = std::sync::mpsc::channel();
+    thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufRead::read_line(&mut out, &mut line);
+        let _ = send.send(line);
+    });
+    let line = first.recv_timeout(common::TIMEOUT);
+    if line.as_ref().is_ok_and(|l| l.is_empty()) {
+        let mut stderr = String::new();
+        let _ = child
+            .stderr
+            .take()
+            .expect("stderr is piped")
+            .read_to_string(&mut stderr);
+        let status = child.wait().expect("could not reap 02_tcp_server");
+        return Err((status.code(), stderr));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    Ok(line.unwrap_or_default().trim_end().to_string())
+}
+
+#[test]
+#[ignore = "exercise: refuse a backlog above the system's cap"]
+fn exercise_backlog_cap() {
+    let cap: i64 = std::fs::read_to_string(SOMAXCONN)
+        .ok()
+        .and_then(|s| s.trim().parse().ok())
+        .unwrap_or_else(|| panic!("this machine has no readable number in {SOMAXCONN}"));
+    let above = (cap + 1).to_string();
+    let want = format!(
+        "error: --backlog must be at most {cap}, the system's cap in \
+         /proc/sys/net/core/somaxconn"
+    );
+
+    // 1. One above the cap: refused before listening, as a usage error.
+    let why = format!(
+        "--backlog {above} is above this machine's cap of {cap} (read from {SOMAXCONN}), \
+         which Linux would silently use instead, so the server must refuse it before listening"
+    );
+    let (code, stderr) =
+        common::expect_refused("02_tcp_server", &["127.0.0.1:0", "--backlog", &above], &why);
+    assert!(
+        code == Some(2),
+        "{why}: expected exit status 2, a usage error like the one for --backlog 0, got \
+         {code:?} with stderr {stderr:?}"
+    );
+    let first = stderr.lines().next().unwrap_or_default();
+    expect_text(
+        &format!("--backlog {above}, the first line on stderr"),
+        first.as_bytes(),
+        &want,
+    );
+    assert!(
+        stderr.contains("usage: 02_tcp_server [ADDR]"),
+        "--backlog {above}: expected the usage text after the error line, as for --backlog \
+         0; stderr was {stderr:?}"
+    );
+
+    // 2. The cap itself is allowed: the server starts as usual.
+    match start_with_backlog(&cap.to_string()) {
+        Ok(line) if line.starts_with("Listening on ") => {}
+        Ok(line) => panic!(
+            "--backlog {cap}: expected the first line \"Listening on 127.0.0.1:PORT\", got \
+             {line:?}"
+        ),
+        Err((code, stderr)) => panic!(
+            "--backlog {cap} is the cap itself, which Linux allows, so the server must start \
+             with it; it exited with status {code:?} and stderr {stderr:?}"
+        ),
+    }
+}
