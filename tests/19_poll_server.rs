@@ -154,3 +154,34 @@ fn exercise_count() {
     expect_text("count when alone", &ask(&mut b, "count"), "1 client");
     expect_text("other messages", &ask(&mut b, "Ada"), "Hello, Ada!");
 }
+
+#[test]
+#[ignore = "exercise: the Ctrl-C line says how many clients `--max-clients` turned away"]
+fn exercise_turned_away() {
+    let mut server = start(&["--max-clients", "1"]);
+    let mut a = connect(server.socket_addr());
+    expect_text("A's welcome", &read_once(&mut a), "Welcome!");
+    // With A connected, B and C are one client too many: each is turned away.
+    for name in ["B", "C"] {
+        let mut extra = connect(server.socket_addr());
+        expect_text(
+            &format!("{name}, one client too many"),
+            &read_to_end(&mut extra),
+            "Busy, try later.",
+        );
+    }
+    // A leaves, so D takes its place and is served, not turned away.
+    a.write_all(b"exit").unwrap();
+    expect_text("after A's exit", &read_to_end(&mut a), "");
+    let mut d = connect(server.socket_addr());
+    expect_text("D's welcome (A has left)", &read_once(&mut d), "Welcome!");
+    server.interrupt();
+    let (_, lines) = server.wait_exit();
+    let want = "Ctrl-C received: stopped accepting connections. Turned away: 2. Bye.";
+    let last = lines.last().map(String::as_str).unwrap_or_default();
+    assert!(
+        last == want,
+        "the last line must be {want:?} (B and C were turned away; A and D were served), \
+         got {last:?}"
+    );
+}

@@ -413,3 +413,50 @@ fn exercise_busy() {
     }
     expect_report(&output, "2 of 6", "2 (busy: 1, wrong welcome: 1)");
 }
+
+#[test]
+#[ignore = "exercise: --warmup N makes N exchanges on each connection first and counts none of them"]
+fn exercise_warmup() {
+    // A server whose first reply on each connection takes 500 ms: a slow first round.
+    let (addr, seen) = test_server(|_, mut stream, seen| {
+        let _ = stream.write_all(b"Welcome!");
+        let mut count = 0;
+        while let Some(message) = next_message(&mut stream, seen) {
+            count += 1;
+            if count == 1 {
+                thread::sleep(Duration::from_millis(500));
+            }
+            let _ = stream.write_all(format!("Hello, {message}!").as_bytes());
+        }
+    });
+    let output = load(addr, &["-c", "3", "--exchanges", "4", "--warmup", "2"]);
+    if output.code() == Some(2) && output.stderr.contains("\"--warmup\"") {
+        panic!("23_load_test does not take --warmup yet");
+    }
+    let messages = seen.messages.load(Ordering::SeqCst);
+    assert!(
+        messages == 18,
+        "the server saw {messages} messages: each of the 3 connections must make its 2 warm-up \
+         exchanges and then its 4 counted ones, 18 in all"
+    );
+    let counted = line(&output, "exchanges: ");
+    if counted.starts_with("exchanges: 16 of ") {
+        panic!(
+            "`{counted}`: 2 exchanges were left out in total; leave out the first 2 of each \
+             connection, 6 in all"
+        );
+    }
+    expect_report(&output, "12 of 12", "none");
+    let seconds: f64 = counted
+        .split(" in ")
+        .nth(1)
+        .and_then(|rest| rest.split(' ').next())
+        .and_then(|number| number.parse().ok())
+        .unwrap_or_else(|| panic!("no time in `{counted}`"));
+    assert!(
+        seconds < 0.4,
+        "`{counted}`: the first reply on each connection took 0.5 s, so the warm-up was counted \
+         in the rate's time; start the clock once every connection has made its warm-up \
+         exchanges"
+    );
+}
