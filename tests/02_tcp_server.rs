@@ -594,8 +594,15 @@ const SOMAXCONN: &str = "/proc/sys/net/core/somaxconn";
 /// Starts 02_tcp_server with `--backlog N` and returns its first stdout line, or, if it
 /// exits without one, its exit status and stderr. Kills it after the first line.
 fn start_with_backlog(n: &str) -> Result<String, (Option<i32>, String)> {
-    let mut child = std::process::Command::new(common::bin("02_tcp_server"))
-        .args(["127.0.0.1:0", "--backlog", n])
+    let mut command = std::process::Command::new(common::bin("02_tcp_server"));
+    command.args(["127.0.0.1:0", "--backlog", n]);
+    first_line_or_exit(command)
+}
+
+/// Runs `command` and returns its first stdout line (then kills it), or, if it exits without
+/// one, its exit status and stderr.
+fn first_line_or_exit(mut command: std::process::Command) -> Result<String, (Option<i32>, String)> {
+    let mut child = command
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -661,7 +668,40 @@ fn exercise_backlog_cap() {
          0; stderr was {stderr:?}"
     );
 
-    // 2. The cap itself is allowed: the server starts as usual.
+    // 2. In a network namespace of its own the cap is another number (each namespace has its
+    // own somaxconn): a server that wrote this machine's number into its code is caught.
+    if std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .status()
+        .is_ok_and(|s| s.success())
+    {
+        let mut command = std::process::Command::new("unshare");
+        command
+            .args(["-n", "sh", "-c"])
+            .arg(format!(
+                "echo 300 > {SOMAXCONN} && exec \"$0\" 127.0.0.1:0 --backlog 301"
+            ))
+            .arg(common::bin("02_tcp_server"));
+        let got = first_line_or_exit(command);
+        let want = "error: --backlog must be at most 300, the system's cap in \
+                    /proc/sys/net/core/somaxconn";
+        match got {
+            Err((Some(2), stderr)) if stderr.lines().next() == Some(want) => {}
+            Ok(line) => panic!(
+                "where {SOMAXCONN} says 300 (a network namespace of the test's own), \
+                 --backlog 301 must be refused, but the server started: {line:?}; read the \
+                 cap from the file instead of writing this machine's number in the code"
+            ),
+            Err((code, stderr)) => panic!(
+                "where {SOMAXCONN} says 300, --backlog 301 must give exit status 2 and \
+                 {want:?}; got status {code:?} and stderr {stderr:?}"
+            ),
+        }
+    } else {
+        eprintln!("(skipped the part with a cap of 300: no network namespaces here)");
+    }
+
+    // 3. The cap itself is allowed: the server starts as usual.
     match start_with_backlog(&cap.to_string()) {
         Ok(line) if line.starts_with("Listening on ") => {}
         Ok(line) => panic!(
